@@ -1,0 +1,83 @@
+// Typed, validated run-time settings.
+//
+// Settings come from three places, in this order, each overriding the last:
+//   1. built-in defaults (defaults(): the same as config/replay.ini),
+//   2. an INI file read with DPDK's rte_cfgfile (load_file()),
+//   3. command-line options (parse_cli() in cli.hpp).
+// Everything here is control path: allocation is fine, exceptions are not
+// used, and every rejection names file, section, key and the reason.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rxinto/base/result.hpp"
+
+namespace rxinto::config {
+
+/// auto: decide from what the machine/device offers; on/off: insist.
+enum class Tristate : std::uint8_t { automatic, on, off };
+
+enum class PortKind : std::uint8_t {
+    pcap,  ///< replay a capture file through net_pcap (source = file path or "generated")
+    vdev,  ///< a DPDK virtual device (source = devargs, e.g. "net_null0,size=64")
+    pci,   ///< a real NIC by PCI address (source = "0000:01:00.0"), allow-listed for EAL
+};
+
+/// source value of a pcap port that asks for the built-in generated capture.
+inline constexpr const char* generated_pcap = "generated";
+
+struct PortSettings {
+    PortKind kind = PortKind::pcap;
+    std::string source = generated_pcap;
+    std::uint16_t rx_queues = 0;       ///< 0: one per worker lcore, capped by the device
+    std::uint16_t rx_desc = 1024;      ///< descriptors per rx queue
+    bool promiscuous = true;
+    Tristate rss = Tristate::automatic;               ///< RSS when >1 queue and the port has it
+    Tristate checksum_offload = Tristate::automatic;  ///< IPv4/TCP rx checksum offload
+};
+
+struct EalSettings {
+    std::string lcores = "0-1";   ///< EAL -l list; the first lcore is the main (control) lcore
+    Tristate hugepages = Tristate::automatic;  ///< auto: use free hugepages, else --no-huge (said once)
+    std::uint32_t memory_mb = 256;  ///< memory EAL reserves (-m)
+    std::string file_prefix = "rxinto";
+    bool in_memory = false;         ///< --in-memory: no shared files, several processes at once
+    std::string log_level = "notice";  ///< EAL --log-level for DPDK's own messages
+    std::vector<std::string> extra_args;  ///< passed to EAL verbatim, last
+};
+
+struct MempoolSettings {
+    std::uint32_t mbufs = 0;             ///< 0: sized from ports/queues/descriptors/bursts
+    std::uint32_t cache = 256;           ///< per-lcore mempool cache
+    std::uint16_t data_room = 2176;      ///< RTE_MBUF_DEFAULT_BUF_SIZE: 2048 + headroom
+    std::uint32_t reassembly_held = 8192;  ///< headroom for mbufs held by reassembly
+};
+
+struct RunSettings {
+    std::uint16_t burst = 32;          ///< rx_burst size, 1..512
+    double duration_s = 0;             ///< stop after this long; 0: at end of replay or on signal
+    bool progress = true;              ///< one progress line per second on stderr
+    std::string stats_json;            ///< write the final summary as JSON here ("" = no)
+};
+
+struct Settings {
+    EalSettings eal;
+    std::vector<PortSettings> ports{PortSettings{}};
+    MempoolSettings mempool;
+    RunSettings run;
+};
+
+/// Built-in defaults: replay the generated capture, the same as config/replay.ini.
+[[nodiscard]] Settings defaults();
+
+/// Reads an INI file with rte_cfgfile on top of defaults(). Rejects a missing or
+/// unreadable file, malformed lines, unknown sections and keys, duplicate keys and
+/// bad values, naming "file: [section] key: reason". Does not need the EAL.
+[[nodiscard]] Result<Settings> load_file(const std::string& path);
+
+/// Checks cross-field rules (at least one port, burst range, queue counts...).
+[[nodiscard]] Status validate(const Settings& s);
+
+}  // namespace rxinto::config
