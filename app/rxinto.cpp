@@ -1,0 +1,63 @@
+// rxinto: the appliance command line. Parses options, installs the signal
+// handlers, runs the appliance and turns its result into an exit code:
+// 0 ok, 2 bad usage or configuration, 1 runtime failure.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+
+#include "rxinto/capture/appliance.hpp"
+#include "rxinto/config/cli.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "signal handlers need a lock-free flag");
+
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto cli = rxinto::config::parse_cli(argc, argv);
+    if (!cli) {
+        std::fprintf(stderr, "rxinto: %s\nTry 'rxinto --help'.\n", cli.error().message.c_str());
+        return 2;
+    }
+    if (cli->help) {
+        std::fputs(rxinto::config::usage().c_str(), stdout);
+        return 0;
+    }
+    if (cli->version) {
+        std::printf("rxinto %s\n", RXINTO_VERSION);
+        return 0;
+    }
+    if (auto v = rxinto::config::validate(cli->settings); !v) {
+        std::fprintf(stderr, "rxinto: %s\n", v.error().message.c_str());
+        return 2;
+    }
+
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+
+    rxinto::capture::RunOptions opt;
+    opt.stop_requested = &g_stop;
+    auto summary = rxinto::capture::run(cli->settings, opt);
+    if (!summary) {
+        std::fprintf(stderr, "rxinto: %s\n", summary.error().message.c_str());
+        return 1;
+    }
+    std::fputs(rxinto::stats::summary_text(summary.value()).c_str(), stdout);
+    if (const auto& path = cli->settings.run.stats_json; !path.empty()) {
+        std::ofstream f(path, std::ios::trunc);
+        f << rxinto::stats::summary_json(summary.value());
+        f.close();
+        if (!f) {
+            std::fprintf(stderr, "rxinto: --stats-json: cannot write '%s'\n", path.c_str());
+            return 1;
+        }
+    }
+    return 0;
+}

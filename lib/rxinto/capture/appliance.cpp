@@ -1,0 +1,318 @@
+#include "rxinto/capture/appliance.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+
+#include "rxinto/capture/replay.hpp"
+#include "rxinto/capture/rx_loop.hpp"
+#include "rxinto/gen/pcap_gen.hpp"
+#include "rxinto/port/eal.hpp"
+#include "rxinto/port/ports.hpp"
+
+namespace rxinto::capture {
+
+namespace {
+
+/// Writes the built-in generated capture to a temporary file, removed on destruction.
+class GeneratedCapture {
+public:
+    GeneratedCapture() = default;
+    GeneratedCapture(const GeneratedCapture&) = delete;
+    GeneratedCapture& operator=(const GeneratedCapture&) = delete;
+    ~GeneratedCapture() {
+        if (!path_.empty()) ::unlink(path_.c_str());
+    }
+    Result<std::string> path() {
+        if (!path_.empty()) return path_;
+        const char* tmp = std::getenv("TMPDIR");
+        std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                           "/rxinto-generated-XXXXXX.pcap";
+        const int fd = ::mkstemps(tmpl.data(), 5);
+        if (fd < 0) return make_error("generated capture: cannot create '", tmpl, "' in $TMPDIR");
+        ::close(fd);
+        path_ = tmpl;
+        auto cap = gen::generate(gen::default_options());
+        if (!cap) return make_error("generated capture: ", cap.error().message);
+        if (auto st = gen::write_pcap(cap.value(), path_); !st)
+            return make_error("generated capture: ", st.error().message);
+        return path_;
+    }
+
+private:
+    std::string path_;
+};
+
+struct ReplayPort {
+    std::size_t index = 0;
+    std::uint64_t expected = 0;
+};
+
+/// Everything the control lcore looks at while the workers run.
+struct Run {
+    const config::Settings* settings = nullptr;
+    const RunOptions* opt = nullptr;
+    port::Ports* ports = nullptr;
+    std::vector<std::unique_ptr<QueueCounters>> queue_counters;  // [port][queue] flattened
+    std::vector<std::size_t> first_queue;                        // per port: index into the above
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::vector<ReplayPort> replays;
+    std::atomic<bool> stop{false};
+    std::uint64_t start_tsc = 0;
+    std::uint64_t hz = 1;
+    // Control state.
+    stats::Snapshot last_progress;
+    double next_progress_s = 1.0;
+    std::uint64_t last_accounted = 0;
+    double last_change_s = 0;
+    std::string stop_reason;
+    std::vector<std::string> notes;
+
+    double now_s() const { return static_cast<double>(rte_rdtsc() - start_tsc) / static_cast<double>(hz); }
+
+    stats::Snapshot snapshot() const {
+        stats::Snapshot s;
+        s.t_s = now_s();
+        const auto& ps = ports->ports();
+        for (std::size_t i = 0; i < ps.size(); ++i) {
+            const auto& pi = ps[i];
+            stats::PortStats p;
+            p.index = static_cast<std::uint16_t>(i);
+            p.port_id = pi.port_id;
+            p.name = pi.name;
+            p.driver = pi.driver;
+            p.rx_queues = pi.rx_queues;
+            p.rss = pi.rss;
+            p.rx_checksum_offload = pi.rx_checksum_offload;
+            p.link = pi.link;
+            for (std::uint16_t q = 0; q < pi.rx_queues; ++q) {
+                const auto& c = *queue_counters[first_queue[i] + q];
+                p.rx_packets += c.packets.get();
+                p.rx_bytes += c.bytes.get();
+                p.queue_packets.push_back(c.packets.get());
+            }
+            rte_eth_stats es{};
+            if (rte_eth_stats_get(pi.port_id, &es) == 0) {
+                p.imissed = es.imissed;
+                p.rx_nombuf = es.rx_nombuf;
+                p.ierrors = es.ierrors;
+            }
+            s.ports.push_back(std::move(p));
+        }
+        for (const auto& w : workers) {
+            stats::WorkerStats ws;
+            ws.lcore = w->lcore;
+            ws.packets = w->counters.packets.get();
+            ws.bytes = w->counters.bytes.get();
+            ws.polls = w->counters.polls.get();
+            ws.empty_polls = w->counters.empty_polls.get();
+            s.workers.push_back(ws);
+        }
+        return s;
+    }
+
+    /// One control step; returns false when reception should stop.
+    bool control() {
+        if (opt->stop_requested != nullptr && opt->stop_requested->load()) {
+            stop_reason = "signal";
+            return false;
+        }
+        const double t = now_s();
+        if (settings->run.duration_s > 0 && t >= settings->run.duration_s) {
+            stop_reason = "duration";
+            return false;
+        }
+        const bool want_progress = settings->run.progress && t >= next_progress_s;
+        if (!replays.empty() || want_progress) {
+            const stats::Snapshot snap = snapshot();
+            if (want_progress) {
+                std::fprintf(opt->progress_out, "%s\n",
+                             stats::progress_line(last_progress, snap).c_str());
+                std::fflush(opt->progress_out);
+                last_progress = snap;
+                next_progress_s += 1.0;
+            }
+            // A replay is complete when every packet of the file is accounted for:
+            // received, or dropped by net_pcap for want of an mbuf (rx_nombuf) or
+            // for a record it could not read (ierrors).
+            if (!replays.empty() && replays.size() == ports->ports().size()) {
+                bool all_done = true;
+                std::uint64_t accounted = 0;
+                for (const auto& r : replays) {
+                    const auto& p = snap.ports[r.index];
+                    const std::uint64_t a = p.rx_packets + p.rx_nombuf + p.ierrors;
+                    accounted += a;
+                    if (a < r.expected) all_done = false;
+                }
+                if (all_done) {
+                    stop_reason = "end_of_capture";
+                    return false;
+                }
+                if (accounted != last_accounted) {
+                    last_accounted = accounted;
+                    last_change_s = t;
+                } else if (t - last_change_s > 5.0) {
+                    // Should not happen: net_pcap delivers what libpcap read in the
+                    // scan. Stop rather than hang, and say so.
+                    stop_reason = "stalled";
+                    notes.push_back("replay stalled: " + std::to_string(accounted) +
+                                    " packets accounted for, the capture files hold more");
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    static bool tick(void* arg) noexcept {
+        auto* r = static_cast<Run*>(arg);
+        return r->control();
+    }
+};
+
+}  // namespace
+
+Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
+    if (auto v = config::validate(s); !v) return std::move(v).error();
+
+    // Captures to replay: learn their packet counts before EAL starts.
+    GeneratedCapture generated;
+    std::vector<std::string> pcap_paths(s.ports.size());
+    std::vector<ReplayPort> replays;
+    std::vector<stats::CaptureStats> captures;
+    std::vector<std::string> notes;
+    for (std::size_t i = 0; i < s.ports.size(); ++i) {
+        const auto& p = s.ports[i];
+        if (p.kind != config::PortKind::pcap) continue;
+        if (p.source == config::generated_pcap) {
+            auto path = generated.path();
+            if (!path) return std::move(path).error();
+            pcap_paths[i] = path.value();
+        } else {
+            pcap_paths[i] = p.source;
+        }
+        auto info = scan_capture(pcap_paths[i]);
+        if (!info) return make_error("port ", std::to_string(i), ": ", info.error().message);
+        if (info->read_error)
+            notes.push_back("capture '" + pcap_paths[i] + "': libpcap stops after " +
+                            std::to_string(info->packets) + " packets: " + info->error);
+        replays.push_back({i, info->packets});
+        captures.push_back({static_cast<std::uint16_t>(i), pcap_paths[i], info->linktype,
+                            info->packets, info->bytes, info->wire_bytes,
+                            info->truncated_frames});
+    }
+
+    auto hp = port::decide_hugepages(s.eal, port::probe_hugepages());
+    if (!hp) return std::move(hp).error();
+    if (!hp->note.empty()) {
+        std::fprintf(opt.progress_out, "%s\n", hp->note.c_str());
+        notes.push_back("ran with --no-huge: no usable hugepages");
+    }
+    auto args = port::build_eal_args(s, hp->use_hugepages, pcap_paths);
+    if (!args) return std::move(args).error();
+    auto eal = port::eal_init(args.value(), hp->use_hugepages);
+    if (!eal) return std::move(eal).error();
+
+    // From here on every exit path closes the ports and cleans up the EAL.
+    struct EalGuard {
+        ~EalGuard() { port::eal_cleanup(); }
+    } eal_guard;
+
+    const auto& worker_lcores = eal->worker_lcores;
+    const unsigned pollers = worker_lcores.empty() ? 1U : static_cast<unsigned>(worker_lcores.size());
+    auto opened = port::Ports::open(s, pollers, pollers + 1, pcap_paths);
+    if (!opened) return std::move(opened).error();
+    port::Ports ports = std::move(opened.value());
+    for (const auto& n : ports.notes()) notes.push_back(n);
+
+    Run r;
+    r.settings = &s;
+    r.opt = &opt;
+    r.ports = &ports;
+    r.replays = std::move(replays);
+    r.notes = std::move(notes);
+
+    // One Worker per worker lcore, or one on the main lcore when there is none.
+    if (worker_lcores.empty()) {
+        auto w = std::make_unique<Worker>();
+        w->lcore = eal->main_lcore;
+        r.workers.push_back(std::move(w));
+    } else {
+        for (unsigned lc : worker_lcores) {
+            auto w = std::make_unique<Worker>();
+            w->lcore = lc;
+            r.workers.push_back(std::move(w));
+        }
+    }
+    static FreeSink free_sink;
+    // Queues are dealt round-robin over the workers: each queue has one owner.
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < ports.ports().size(); ++i) {
+        const auto& pi = ports.ports()[i];
+        r.first_queue.push_back(r.queue_counters.size());
+        for (std::uint16_t q = 0; q < pi.rx_queues; ++q) {
+            r.queue_counters.push_back(std::make_unique<QueueCounters>());
+            Worker& w = *r.workers[next++ % r.workers.size()];
+            w.queues.push_back(QueueRef{static_cast<std::uint16_t>(i), pi.port_id, q,
+                                        r.queue_counters.back().get()});
+        }
+    }
+    for (auto& w : r.workers) {
+        w->burst = s.run.burst;
+        w->sink = &free_sink;
+        w->stop = &r.stop;
+    }
+    for (std::size_t i = 0; i < ports.ports().size(); ++i) {
+        const auto& pi = ports.ports()[i];
+        std::fprintf(opt.progress_out, "rxinto: port %zu %s (%s): %u rx queue%s, %s\n", i,
+                     pi.name.c_str(), pi.driver.c_str(), pi.rx_queues,
+                     pi.rx_queues == 1 ? "" : "s", pi.link.c_str());
+    }
+
+    r.hz = rte_get_tsc_hz();
+    r.start_tsc = rte_rdtsc();
+    r.last_progress = r.snapshot();
+    r.last_progress.t_s = 0;
+
+    if (worker_lcores.empty()) {
+        Worker& w = *r.workers.front();
+        w.tick = &Run::tick;
+        w.tick_arg = &r;
+        w.tick_cycles = r.hz / 100;  // control step every 10 ms
+        run_worker(w);
+    } else {
+        for (auto& w : r.workers) {
+            if (int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore); rc != 0) {
+                r.stop.store(true);
+                rte_eal_mp_wait_lcore();
+                return make_error("cannot start the worker on lcore ", std::to_string(w->lcore),
+                                  ": it is busy (", std::to_string(rc), ")");
+            }
+        }
+        while (r.control()) rte_delay_us_sleep(10 * 1000);
+    }
+    r.stop.store(true);
+    rte_eal_mp_wait_lcore();
+
+    stats::Summary sum;
+    sum.last = r.snapshot();
+    sum.stop_reason = r.stop_reason;
+    sum.hugepages = eal->hugepages;
+    sum.mempool_size = ports.pool_size();
+    sum.mempool_in_use = rte_mempool_in_use_count(ports.pool());
+    sum.notes = std::move(r.notes);
+    sum.captures = std::move(captures);
+    ports.close();
+    return sum;
+}
+
+}  // namespace rxinto::capture

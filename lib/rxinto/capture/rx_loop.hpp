@@ -1,0 +1,91 @@
+// The per-lcore receive loop (data path).
+//
+// One Worker per worker lcore polls the (port, queue) pairs it owns, in
+// bursts, and hands every burst to a BurstSink, which takes ownership of the
+// mbufs. Nothing here allocates, logs or makes a syscall: counters are plain
+// per-queue/per-worker cache lines written by their one owner and read (racily
+// but tear-free, through relaxed atomics) by the control lcore.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include <rte_common.h>
+
+struct rte_mbuf;
+
+namespace rxinto::capture {
+
+inline constexpr std::uint16_t max_burst = 512;
+
+/// Single-writer counter: the owner lcore adds with a relaxed load + store (no
+/// locked instruction), any lcore may read.
+class counter {
+public:
+    void add(std::uint64_t n) noexcept {
+        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> v_{0};
+};
+
+struct alignas(RTE_CACHE_LINE_SIZE) QueueCounters {
+    counter packets;
+    counter bytes;  ///< frame bytes as received (sum of pkt_len)
+};
+
+struct alignas(RTE_CACHE_LINE_SIZE) WorkerCounters {
+    counter packets;
+    counter bytes;
+    counter polls;        ///< rx_burst calls
+    counter empty_polls;  ///< rx_burst calls that returned nothing
+};
+
+struct QueueRef {
+    std::uint16_t port_index = 0;  ///< index in Settings::ports
+    std::uint16_t port_id = 0;     ///< ethdev port id
+    std::uint16_t queue = 0;
+    QueueCounters* counters = nullptr;
+};
+
+/// Receives each non-empty burst; owns the mbufs from the call on, whatever it
+/// does with them. Called on the worker's lcore only; must not block.
+class BurstSink {
+public:
+    virtual ~BurstSink() = default;
+    virtual void on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept = 0;
+};
+
+/// Frees every burst in bulk: the foundation's sink (count, then free).
+class FreeSink final : public BurstSink {
+public:
+    void on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept override;
+};
+
+/// Called on the main lcore, roughly every `tick_cycles`, when the main lcore
+/// also polls queues (single-lcore runs). Returns false to stop the loop.
+using TickFn = bool (*)(void* arg) noexcept;
+
+struct Worker {
+    unsigned lcore = 0;
+    std::vector<QueueRef> queues;
+    std::uint16_t burst = 32;
+    BurstSink* sink = nullptr;
+    const std::atomic<bool>* stop = nullptr;
+    WorkerCounters counters;
+    // Only for a worker on the main lcore:
+    TickFn tick = nullptr;
+    void* tick_arg = nullptr;
+    std::uint64_t tick_cycles = 0;
+};
+
+/// Polls until *w.stop is true (or tick returns false). noexcept, allocation-free.
+void run_worker(Worker& w) noexcept;
+
+/// rte_eal_remote_launch entry point: `arg` is a Worker*.
+int worker_main(void* arg);
+
+}  // namespace rxinto::capture

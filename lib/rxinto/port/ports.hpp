@@ -1,0 +1,92 @@
+// Mempool and port set-up (control path).
+//
+// Ports::open() creates one packet mempool, then configures and starts every
+// port of the settings: rx queues, descriptors, RSS (symmetric key) when the
+// port has it and there is more than one queue, rx checksum offload where it
+// exists, promiscuous mode. Ports::close() stops and closes every port and
+// frees the pool; after it every mbuf is back in the pool (tests check this).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rxinto/base/result.hpp"
+#include "rxinto/config/settings.hpp"
+
+struct rte_mempool;
+
+namespace rxinto::port {
+
+/// Inputs of the mempool size; pure so that the rule can be unit-tested.
+struct PoolSizing {
+    std::uint32_t rx_descriptors = 0;   ///< sum over ports and queues
+    std::uint32_t lcores = 1;           ///< every lcore that may hold a cache and a burst
+    std::uint32_t burst = 32;
+    std::uint32_t cache = 256;
+    std::uint32_t reassembly_held = 0;  ///< mbufs that reassembly may hold on to
+};
+
+/// Mbufs needed: every descriptor filled, every lcore's cache full and one
+/// burst in flight, plus what reassembly may hold; rounded up to 2^n - 1 (the
+/// size rte_mempool is most memory-efficient at).
+[[nodiscard]] std::uint32_t mbufs_needed(const PoolSizing& s) noexcept;
+
+/// Mempool cache size actually usable for `n` mbufs (rte_mempool requires
+/// cache <= RTE_MEMPOOL_CACHE_MAX_SIZE and cache * 1.5 <= n).
+[[nodiscard]] std::uint32_t usable_cache(std::uint32_t wanted, std::uint32_t n) noexcept;
+
+struct PortInfo {
+    std::uint16_t port_id = 0;
+    std::string name;          ///< ethdev name
+    std::string driver;        ///< driver name, e.g. net_pcap
+    std::uint16_t rx_queues = 0;
+    std::uint16_t rx_desc = 0;
+    bool rss = false;
+    bool rx_checksum_offload = false;
+    bool promiscuous = false;
+    bool replay = false;       ///< a pcap port: it ends when the file does
+    std::string pcap_path;     ///< for replay ports
+    int socket = -1;
+    std::string link;          ///< link status sentence at start-up
+};
+
+class Ports {
+public:
+    Ports() = default;
+    Ports(const Ports&) = delete;
+    Ports& operator=(const Ports&) = delete;
+    Ports(Ports&& o) noexcept;
+    Ports& operator=(Ports&& o) noexcept;
+    ~Ports();
+
+    /// Creates the pool and starts every port. `workers` is the number of
+    /// worker lcores (the default queue count); `lcores` all lcores (pool caches).
+    /// `pcap_paths[i]` is the capture of port i when it is a pcap port.
+    [[nodiscard]] static Result<Ports> open(const config::Settings& s, unsigned workers,
+                                            unsigned lcores,
+                                            const std::vector<std::string>& pcap_paths);
+
+    /// Stops every port (the driver gives back the mbufs in its rx rings);
+    /// the ports stay configured and the pool stays. Idempotent.
+    void stop() noexcept;
+
+    /// Stops and closes every port, then frees the pool. Idempotent.
+    void close() noexcept;
+
+    [[nodiscard]] const std::vector<PortInfo>& ports() const noexcept { return ports_; }
+    [[nodiscard]] rte_mempool* pool() const noexcept { return pool_; }
+    [[nodiscard]] std::uint32_t pool_size() const noexcept { return pool_size_; }
+    /// Short notes worth printing once (e.g. "port 0: RSS not supported").
+    [[nodiscard]] const std::vector<std::string>& notes() const noexcept { return notes_; }
+
+private:
+    rte_mempool* pool_ = nullptr;
+    std::uint32_t pool_size_ = 0;
+    std::vector<PortInfo> ports_;
+    std::vector<std::string> notes_;
+    std::vector<std::uint16_t> started_;  ///< started and not yet stopped
+    std::vector<std::uint16_t> opened_;   ///< configured and not yet closed
+};
+
+}  // namespace rxinto::port

@@ -1,0 +1,194 @@
+#include "rxinto/stats/summary.hpp"
+
+#include <cstdio>
+
+#include "rxinto/stats/json.hpp"
+
+namespace rxinto::stats {
+
+namespace {
+
+template <class F>
+std::uint64_t sum_ports(const Snapshot& s, F f) {
+    std::uint64_t t = 0;
+    for (const auto& p : s.ports) t += f(p);
+    return t;
+}
+
+double rate(std::uint64_t delta, double seconds) {
+    return seconds > 0 ? static_cast<double>(delta) / seconds : 0.0;
+}
+
+std::string human_bytes(std::uint64_t b) {
+    char buf[32];
+    const double d = static_cast<double>(b);
+    if (b >= 1000ULL * 1000 * 1000) std::snprintf(buf, sizeof buf, "%.2f GB", d / 1e9);
+    else if (b >= 1000ULL * 1000) std::snprintf(buf, sizeof buf, "%.2f MB", d / 1e6);
+    else if (b >= 1000ULL) std::snprintf(buf, sizeof buf, "%.2f kB", d / 1e3);
+    else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+    return buf;
+}
+
+}  // namespace
+
+std::uint64_t Snapshot::rx_packets() const noexcept {
+    return sum_ports(*this, [](const PortStats& p) { return p.rx_packets; });
+}
+std::uint64_t Snapshot::rx_bytes() const noexcept {
+    return sum_ports(*this, [](const PortStats& p) { return p.rx_bytes; });
+}
+std::uint64_t Snapshot::imissed() const noexcept {
+    return sum_ports(*this, [](const PortStats& p) { return p.imissed; });
+}
+std::uint64_t Snapshot::rx_nombuf() const noexcept {
+    return sum_ports(*this, [](const PortStats& p) { return p.rx_nombuf; });
+}
+std::uint64_t Snapshot::ierrors() const noexcept {
+    return sum_ports(*this, [](const PortStats& p) { return p.ierrors; });
+}
+
+std::string progress_line(const Snapshot& prev, const Snapshot& now) {
+    const double dt = now.t_s - prev.t_s;
+    const double pps = rate(now.rx_packets() - prev.rx_packets(), dt);
+    const double bps = rate(now.rx_bytes() - prev.rx_bytes(), dt) * 8.0;
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "[%7.1fs] rx %llu pkts %s | %.3f Mpps %.3f Gbit/s | drops: imissed %llu "
+                  "rx_nombuf %llu errors %llu",
+                  now.t_s, static_cast<unsigned long long>(now.rx_packets()),
+                  human_bytes(now.rx_bytes()).c_str(), pps / 1e6, bps / 1e9,
+                  static_cast<unsigned long long>(now.imissed()),
+                  static_cast<unsigned long long>(now.rx_nombuf()),
+                  static_cast<unsigned long long>(now.ierrors()));
+    return buf;
+}
+
+std::string summary_text(const Summary& s) {
+    const Snapshot& n = s.last;
+    std::string o;
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "rxinto: stopped (%s) after %.3f s\n"
+                  "  rx_packets  %llu\n"
+                  "  rx_bytes    %llu (%s)\n"
+                  "  rate        %.3f Mpps, %.3f Gbit/s\n"
+                  "  drops       imissed %llu, rx_nombuf %llu, ierrors %llu\n"
+                  "  memory      %s, mempool %u mbufs, %u in use at the end\n",
+                  s.stop_reason.c_str(), n.t_s, static_cast<unsigned long long>(n.rx_packets()),
+                  static_cast<unsigned long long>(n.rx_bytes()), human_bytes(n.rx_bytes()).c_str(),
+                  rate(n.rx_packets(), n.t_s) / 1e6, rate(n.rx_bytes(), n.t_s) * 8.0 / 1e9,
+                  static_cast<unsigned long long>(n.imissed()),
+                  static_cast<unsigned long long>(n.rx_nombuf()),
+                  static_cast<unsigned long long>(n.ierrors()),
+                  s.hugepages ? "hugepages" : "no hugepages (--no-huge)", s.mempool_size,
+                  s.mempool_in_use);
+    o += buf;
+    for (const auto& p : n.ports) {
+        std::snprintf(buf, sizeof buf,
+                      "  port %u %s (%s): %llu packets, %llu bytes, %u rx queue%s%s%s; %s\n",
+                      p.index, p.name.c_str(), p.driver.c_str(),
+                      static_cast<unsigned long long>(p.rx_packets),
+                      static_cast<unsigned long long>(p.rx_bytes), p.rx_queues,
+                      p.rx_queues == 1 ? "" : "s", p.rss ? ", RSS" : "",
+                      p.rx_checksum_offload ? ", rx checksum offload" : "", p.link.c_str());
+        o += buf;
+    }
+    for (const auto& w : n.workers) {
+        const double empty_share =
+            w.polls != 0 ? 100.0 * static_cast<double>(w.empty_polls) / static_cast<double>(w.polls)
+                         : 0.0;
+        std::snprintf(buf, sizeof buf,
+                      "  worker lcore %u: %llu packets, %llu bytes, %llu polls (%.1f%% empty)\n",
+                      w.lcore, static_cast<unsigned long long>(w.packets),
+                      static_cast<unsigned long long>(w.bytes),
+                      static_cast<unsigned long long>(w.polls), empty_share);
+        o += buf;
+    }
+    for (const auto& c : s.captures) {
+        std::snprintf(buf, sizeof buf,
+                      "  capture of port %u: %s: %llu packets, %llu bytes captured, %llu on the "
+                      "wire (%llu frames cut by the snaplen), linktype %d\n",
+                      c.port, c.path.c_str(), static_cast<unsigned long long>(c.packets),
+                      static_cast<unsigned long long>(c.bytes),
+                      static_cast<unsigned long long>(c.wire_bytes),
+                      static_cast<unsigned long long>(c.truncated_frames), c.linktype);
+        o += buf;
+    }
+    for (const auto& note : s.notes) o += "  note: " + note + "\n";
+    return o;
+}
+
+std::string summary_json(const Summary& s) {
+    const Snapshot& n = s.last;
+    JsonWriter j;
+    j.begin_object();
+    j.value("rx_packets", n.rx_packets());
+    j.value("rx_bytes", n.rx_bytes());
+    j.begin_object("drops");
+    j.value("imissed", n.imissed());
+    j.value("rx_nombuf", n.rx_nombuf());
+    j.value("ierrors", n.ierrors());
+    j.end_object();
+    j.value("duration_s", n.t_s);
+    j.value("mpps", rate(n.rx_packets(), n.t_s) / 1e6);
+    j.value("gbps", rate(n.rx_bytes(), n.t_s) * 8.0 / 1e9);
+    j.value("stop_reason", s.stop_reason);
+    j.value("hugepages", s.hugepages);
+    j.begin_object("mempool");
+    j.value("size", std::uint64_t{s.mempool_size});
+    j.value("in_use_at_end", std::uint64_t{s.mempool_in_use});
+    j.end_object();
+    j.begin_array("ports");
+    for (const auto& p : n.ports) {
+        j.begin_object();
+        j.value("index", std::uint64_t{p.index});
+        j.value("port_id", std::uint64_t{p.port_id});
+        j.value("name", p.name);
+        j.value("driver", p.driver);
+        j.value("rx_queues", std::uint64_t{p.rx_queues});
+        j.value("rss", p.rss);
+        j.value("rx_checksum_offload", p.rx_checksum_offload);
+        j.value("link", p.link);
+        j.value("rx_packets", p.rx_packets);
+        j.value("rx_bytes", p.rx_bytes);
+        j.value("imissed", p.imissed);
+        j.value("rx_nombuf", p.rx_nombuf);
+        j.value("ierrors", p.ierrors);
+        j.begin_array("queue_packets");
+        for (auto q : p.queue_packets) j.element(q);
+        j.end_array();
+        j.end_object();
+    }
+    j.end_array();
+    j.begin_array("workers");
+    for (const auto& w : n.workers) {
+        j.begin_object();
+        j.value("lcore", std::uint64_t{w.lcore});
+        j.value("packets", w.packets);
+        j.value("bytes", w.bytes);
+        j.value("polls", w.polls);
+        j.value("empty_polls", w.empty_polls);
+        j.end_object();
+    }
+    j.end_array();
+    j.begin_array("captures");
+    for (const auto& c : s.captures) {
+        j.begin_object();
+        j.value("port", std::uint64_t{c.port});
+        j.value("path", c.path);
+        j.value("linktype", static_cast<std::uint64_t>(c.linktype));
+        j.value("packets", c.packets);
+        j.value("bytes", c.bytes);
+        j.value("wire_bytes", c.wire_bytes);
+        j.value("truncated_frames", c.truncated_frames);
+        j.end_object();
+    }
+    j.end_array();
+    j.begin_array("notes");
+    for (const auto& note : s.notes) j.element(note);
+    j.end_array();
+    j.end_object();
+    return j.str() + "\n";
+}
+
+}  // namespace rxinto::stats

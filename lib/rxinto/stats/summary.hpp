@@ -1,0 +1,82 @@
+// Statistics as a person reads them: snapshots, the one-line progress display,
+// the final summary as text and as JSON. Pure formatting: no DPDK, no EAL, so
+// it is unit-tested directly. Collection lives in capture/appliance.cpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rxinto::stats {
+
+struct PortStats {
+    std::uint16_t index = 0;     ///< index in the settings
+    std::uint16_t port_id = 0;   ///< ethdev port id
+    std::string name;
+    std::string driver;
+    std::uint16_t rx_queues = 0;
+    bool rss = false;
+    bool rx_checksum_offload = false;
+    std::string link;
+    std::uint64_t rx_packets = 0;  ///< counted by the workers
+    std::uint64_t rx_bytes = 0;    ///< frame bytes as received (sum of pkt_len)
+    // From rte_eth_stats_get:
+    std::uint64_t imissed = 0;     ///< dropped by the NIC: rx ring full
+    std::uint64_t rx_nombuf = 0;   ///< dropped: no mbuf in the pool
+    std::uint64_t ierrors = 0;     ///< erroneous frames (bad CRC, unreadable record...)
+    std::vector<std::uint64_t> queue_packets;  ///< per rx queue, counted by the workers
+};
+
+struct WorkerStats {
+    unsigned lcore = 0;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t polls = 0;
+    std::uint64_t empty_polls = 0;
+};
+
+struct Snapshot {
+    double t_s = 0;  ///< seconds since the start of reception
+    std::vector<PortStats> ports;
+    std::vector<WorkerStats> workers;
+
+    [[nodiscard]] std::uint64_t rx_packets() const noexcept;
+    [[nodiscard]] std::uint64_t rx_bytes() const noexcept;
+    [[nodiscard]] std::uint64_t imissed() const noexcept;
+    [[nodiscard]] std::uint64_t rx_nombuf() const noexcept;
+    [[nodiscard]] std::uint64_t ierrors() const noexcept;
+};
+
+/// A capture file replayed through a port, as libpcap read it before the run.
+struct CaptureStats {
+    std::uint16_t port = 0;
+    std::string path;
+    int linktype = 0;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;             ///< captured bytes: what the port delivers
+    std::uint64_t wire_bytes = 0;        ///< original lengths, as capinfos' "Data size"
+    std::uint64_t truncated_frames = 0;  ///< frames shorter than on the wire (snaplen)
+};
+
+struct Summary {
+    Snapshot last;
+    std::string stop_reason;       ///< end_of_capture, signal, duration, stalled
+    bool hugepages = false;
+    std::uint32_t mempool_size = 0;
+    std::uint32_t mempool_in_use = 0;  ///< at the end, before the ports are closed
+    std::vector<CaptureStats> captures;
+    std::vector<std::string> notes;
+};
+
+/// "[   3.0s] rx 1234567 pkts 1.23 GB | 1.234 Mpps 9.87 Gbit/s | drops: imissed 0 rx_nombuf 0 errors 0"
+/// Rates over the interval between the two snapshots.
+[[nodiscard]] std::string progress_line(const Snapshot& prev, const Snapshot& now);
+
+/// Multi-line human summary.
+[[nodiscard]] std::string summary_text(const Summary& s);
+
+/// The same as JSON: rx_packets, rx_bytes, drops {reason: count}, duration_s,
+/// mpps, gbps, stop_reason, hugepages, mempool, ports[], workers[].
+[[nodiscard]] std::string summary_json(const Summary& s);
+
+}  // namespace rxinto::stats

@@ -1,0 +1,160 @@
+// Bring-up decisions that need no EAL: mempool sizing, hugepage fallback, EAL arguments.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "rxinto/port/eal.hpp"
+#include "rxinto/port/ports.hpp"
+
+using namespace rxinto;
+
+namespace {
+
+bool has(const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+bool has_pair(const std::vector<std::string>& v, const std::string& a, const std::string& b) {
+    for (std::size_t i = 0; i + 1 < v.size(); ++i)
+        if (v[i] == a && v[i + 1] == b) return true;
+    return false;
+}
+
+}  // namespace
+
+TEST(PoolSizing, CoversDescriptorsCachesBurstsAndReassembly) {
+    port::PoolSizing s;
+    s.rx_descriptors = 2 * 1024;
+    s.lcores = 2;
+    s.burst = 32;
+    s.cache = 256;
+    s.reassembly_held = 8192;
+    const auto n = port::mbufs_needed(s);
+    EXPECT_GE(n, 2048U + 2U * (256 + 32) + 8192U);
+    EXPECT_EQ((n + 1) & n, 0U) << "2^k - 1 expected, got " << n;
+    EXPECT_EQ(n, 16383U);
+}
+
+TEST(PoolSizing, NeverBelowMinimum) {
+    EXPECT_EQ(port::mbufs_needed({}), 1023U);
+}
+
+TEST(PoolSizing, CacheFitsThePool) {
+    EXPECT_EQ(port::usable_cache(256, 16383), 256U);
+    EXPECT_LE(port::usable_cache(512, 1023) * 3 / 2, 1023U);
+    EXPECT_LE(port::usable_cache(4096, 1U << 20), 512U);  // RTE_MEMPOOL_CACHE_MAX_SIZE
+    EXPECT_EQ(port::usable_cache(256, 100), 64U);
+}
+
+TEST(Hugepages, AutoUsesThemWhenEnoughAreFreeAndMounted) {
+    config::EalSettings e;
+    e.memory_mb = 256;
+    port::HugepageState hp{512ULL << 21, 512, true};
+    auto d = port::decide_hugepages(e, hp);
+    ASSERT_TRUE(d.ok());
+    EXPECT_TRUE(d->use_hugepages);
+    EXPECT_TRUE(d->note.empty());
+}
+
+TEST(Hugepages, AutoFallsBackWithOneSentence) {
+    config::EalSettings e;
+    auto d = port::decide_hugepages(e, port::HugepageState{});
+    ASSERT_TRUE(d.ok());
+    EXPECT_FALSE(d->use_hugepages);
+    EXPECT_NE(d->note.find("no free hugepages"), std::string::npos) << d->note;
+    EXPECT_NE(d->note.find("--no-huge"), std::string::npos) << d->note;
+    EXPECT_NE(d->note.find("nr_hugepages"), std::string::npos) << d->note;
+}
+
+TEST(Hugepages, AutoFallsBackWhenTooFewOrUnmounted) {
+    config::EalSettings e;
+    e.memory_mb = 256;
+    auto few = port::decide_hugepages(e, port::HugepageState{64ULL << 21, 64, true});
+    ASSERT_TRUE(few.ok());
+    EXPECT_FALSE(few->use_hugepages);
+    EXPECT_NE(few->note.find("only 128 MiB"), std::string::npos) << few->note;
+
+    auto unmounted = port::decide_hugepages(e, port::HugepageState{512ULL << 21, 512, false});
+    ASSERT_TRUE(unmounted.ok());
+    EXPECT_FALSE(unmounted->use_hugepages);
+    EXPECT_NE(unmounted->note.find("hugetlbfs"), std::string::npos);
+
+    e.in_memory = true;  // memfd-backed: no mount needed
+    auto inmem = port::decide_hugepages(e, port::HugepageState{512ULL << 21, 512, false});
+    ASSERT_TRUE(inmem.ok());
+    EXPECT_TRUE(inmem->use_hugepages);
+}
+
+TEST(Hugepages, YesWithoutThemIsAnErrorThatSaysWhatToDo) {
+    config::EalSettings e;
+    e.hugepages = config::Tristate::on;
+    auto d = port::decide_hugepages(e, port::HugepageState{});
+    ASSERT_FALSE(d.ok());
+    EXPECT_NE(d.error().message.find("nr_hugepages"), std::string::npos);
+    EXPECT_NE(d.error().message.find("--no-huge"), std::string::npos);
+}
+
+TEST(Hugepages, NoMeansNo) {
+    config::EalSettings e;
+    e.hugepages = config::Tristate::off;
+    auto d = port::decide_hugepages(e, port::HugepageState{1ULL << 30, 512, true});
+    ASSERT_TRUE(d.ok());
+    EXPECT_FALSE(d->use_hugepages);
+    EXPECT_TRUE(d->note.empty());
+}
+
+TEST(EalArgs, ReplayPortBecomesANetPcapVdevAndPciIsOff) {
+    config::Settings s = config::defaults();
+    auto a = port::build_eal_args(s, false, {"/tmp/x.pcap"});
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    EXPECT_TRUE(has_pair(*a, "--vdev", "net_pcap_rxinto0,rx_pcap=/tmp/x.pcap"));
+    EXPECT_TRUE(has(*a, "--no-pci"));
+    EXPECT_TRUE(has(*a, "--no-huge"));
+    EXPECT_TRUE(has_pair(*a, "-l", s.eal.lcores));
+    EXPECT_TRUE(has_pair(*a, "--file-prefix", s.eal.file_prefix));
+    EXPECT_TRUE(has_pair(*a, "-m", std::to_string(s.eal.memory_mb)));
+}
+
+TEST(EalArgs, PciPortsAreAllowListedAndInMemoryReplacesThePrefix) {
+    config::Settings s;
+    s.ports = {config::PortSettings{config::PortKind::pci, "0000:01:00.0"},
+               config::PortSettings{config::PortKind::vdev, "net_null0,size=64"}};
+    s.eal.in_memory = true;
+    s.eal.extra_args = {"--huge-unlink"};
+    auto a = port::build_eal_args(s, true, {"", ""});
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    EXPECT_TRUE(has_pair(*a, "-a", "0000:01:00.0"));
+    EXPECT_TRUE(has_pair(*a, "--vdev", "net_null0,size=64"));
+    EXPECT_FALSE(has(*a, "--no-pci"));
+    EXPECT_FALSE(has(*a, "--no-huge"));
+    EXPECT_TRUE(has(*a, "--in-memory"));
+    EXPECT_FALSE(has(*a, "--file-prefix"));
+    EXPECT_EQ(a->back(), "--huge-unlink");
+}
+
+TEST(EalArgs, InMemoryWithoutHugepagesUsesNoShconfAndAPrefixOfItsOwn) {
+    config::Settings s = config::defaults();
+    s.eal.in_memory = true;
+    auto a = port::build_eal_args(s, false, {"/tmp/x.pcap"});
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    EXPECT_FALSE(has(*a, "--in-memory")) << "EAL refuses --in-memory with --no-huge";
+    EXPECT_TRUE(has(*a, "--no-shconf"));
+    EXPECT_TRUE(has(*a, "--no-huge"));
+    EXPECT_TRUE(has_pair(*a, "--file-prefix", s.eal.file_prefix + "-" + std::to_string(::getpid())));
+}
+
+TEST(EalArgs, CommaInCapturePathIsRejected) {
+    config::Settings s = config::defaults();
+    auto a = port::build_eal_args(s, false, {"/tmp/a,b.pcap"});
+    ASSERT_FALSE(a.ok());
+    EXPECT_NE(a.error().message.find("comma"), std::string::npos);
+}
+
+TEST(EalArgs, DeviceNames) {
+    EXPECT_EQ(port::device_name({config::PortKind::vdev, "net_null3,size=64"}, 0), "net_null3");
+    EXPECT_EQ(port::device_name({config::PortKind::pci, "01:00.0"}, 0), "0000:01:00.0");
+    EXPECT_EQ(port::device_name({config::PortKind::pci, "0000:3b:00.1"}, 0), "0000:3b:00.1");
+    EXPECT_EQ(port::device_name({config::PortKind::pcap, "x.pcap"}, 2), "net_pcap_rxinto2");
+}

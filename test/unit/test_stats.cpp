@@ -1,0 +1,77 @@
+// Progress line, text summary and JSON summary formatting.
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "rxinto/stats/json.hpp"
+#include "rxinto/stats/summary.hpp"
+
+using namespace rxinto::stats;
+
+namespace {
+
+Snapshot snap(double t, std::uint64_t pkts, std::uint64_t bytes) {
+    Snapshot s;
+    s.t_s = t;
+    PortStats p;
+    p.name = "net_pcap_rxinto0";
+    p.driver = "net_pcap";
+    p.rx_queues = 1;
+    p.rx_packets = pkts;
+    p.rx_bytes = bytes;
+    p.imissed = 1;
+    p.rx_nombuf = 2;
+    p.ierrors = 3;
+    p.queue_packets = {pkts};
+    s.ports.push_back(p);
+    s.workers.push_back(WorkerStats{1, pkts, bytes, 100, 40});
+    return s;
+}
+
+}  // namespace
+
+TEST(Progress, RatesOverTheInterval) {
+    const auto line = progress_line(snap(1.0, 1'000'000, 125'000'000), snap(2.0, 3'000'000, 375'000'000));
+    EXPECT_NE(line.find("rx 3000000 pkts"), std::string::npos) << line;
+    EXPECT_NE(line.find("2.000 Mpps"), std::string::npos) << line;
+    EXPECT_NE(line.find("2.000 Gbit/s"), std::string::npos) << line;
+    EXPECT_NE(line.find("imissed 1 rx_nombuf 2 errors 3"), std::string::npos) << line;
+}
+
+TEST(Progress, ZeroIntervalIsNotADivisionByZero) {
+    const auto line = progress_line(snap(1.0, 5, 500), snap(1.0, 5, 500));
+    EXPECT_NE(line.find("0.000 Mpps"), std::string::npos) << line;
+}
+
+TEST(Summary, JsonHasTheContractKeys) {
+    Summary s;
+    s.last = snap(2.0, 10, 1000);
+    s.stop_reason = "end_of_capture";
+    s.notes = {"a \"quoted\" note\n"};
+    const auto j = summary_json(s);
+    EXPECT_EQ(j.rfind("{\"rx_packets\":10,\"rx_bytes\":1000,"
+                      "\"drops\":{\"imissed\":1,\"rx_nombuf\":2,\"ierrors\":3}",
+                      0),
+              0U)
+        << j;
+    EXPECT_NE(j.find("\"stop_reason\":\"end_of_capture\""), std::string::npos);
+    EXPECT_NE(j.find("\"queue_packets\":[10]"), std::string::npos);
+    EXPECT_NE(j.find("a \\\"quoted\\\" note\\n"), std::string::npos) << j;
+}
+
+TEST(Summary, TextNamesEveryPortAndWorker) {
+    Summary s;
+    s.last = snap(2.0, 10, 1000);
+    s.stop_reason = "signal";
+    const auto t = summary_text(s);
+    EXPECT_NE(t.find("stopped (signal)"), std::string::npos) << t;
+    EXPECT_NE(t.find("net_pcap_rxinto0 (net_pcap): 10 packets, 1000 bytes"), std::string::npos) << t;
+    EXPECT_NE(t.find("worker lcore 1: 10 packets"), std::string::npos) << t;
+    EXPECT_NE(t.find("40.0% empty"), std::string::npos) << t;
+}
+
+TEST(Json, EscapesControlCharactersAndNonFiniteNumbers) {
+    JsonWriter j;
+    j.begin_object().value("s", std::string_view("\x01\t\\")).value("d", std::numeric_limits<double>::infinity()).end_object();
+    EXPECT_EQ(j.str(), "{\"s\":\"\\u0001\\t\\\\\",\"d\":null}");
+}
