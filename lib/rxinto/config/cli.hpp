@@ -2,6 +2,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "rxinto/base/result.hpp"
 #include "rxinto/config/settings.hpp"
@@ -23,5 +25,18 @@ struct CliOptions {
 
 /// The --help text (also kept true by a test that checks every option is listed).
 [[nodiscard]] std::string usage();
+
+/// One row of the option table that parse_cli() and usage() are both built from.
+/// To add an option, add a row to the table in cli.cpp (name, metavar, help,
+/// and the function that applies it); usage() and the tests pick it up.
+struct OptionInfo {
+    std::string_view long_name;   ///< without the leading "--"
+    char short_name = 0;          ///< 0 when the option has no short form
+    std::string_view metavar;     ///< "" for a flag, else the value's name ("FILE", "N")
+    std::string_view help;        ///< may contain '\n' for a second line
+};
+
+/// Every option parse_cli() accepts, in usage() order.
+[[nodiscard]] std::vector<OptionInfo> options();
 
 }  // namespace rxinto::config

@@ -8,6 +8,7 @@
 // used, and every rejection names file, section, key and the reason.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +25,12 @@ enum class PortKind : std::uint8_t {
     vdev,  ///< a DPDK virtual device (source = devargs, e.g. "net_null0,size=64")
     pci,   ///< a real NIC by PCI address (source = "0000:01:00.0"), allow-listed for EAL
 };
+// Notes on PortSettings::source as load_file()/parse_cli() leave it:
+//  - pcap: a relative path in a config file is resolved against the directory of
+//    that file (so a config works from any working directory); "generated" stays.
+//  - pci: normalised to the full lower-case form "dddd:bb:dd.f" (BUS:DEV.FN gets
+//    domain 0000), so that two spellings of one address compare equal.
+//  - log_level (EalSettings): normalised to the level name ("6" -> "notice", DPDK's RTE_LOG_* numbering).
 
 /// source value of a pcap port that asks for the built-in generated capture.
 inline constexpr const char* generated_pcap = "generated";
@@ -36,6 +43,8 @@ struct PortSettings {
     bool promiscuous = true;
     Tristate rss = Tristate::automatic;               ///< RSS when >1 queue and the port has it
     Tristate checksum_offload = Tristate::automatic;  ///< IPv4/TCP rx checksum offload
+
+    friend bool operator==(const PortSettings&, const PortSettings&) = default;
 };
 
 struct EalSettings {
@@ -46,6 +55,8 @@ struct EalSettings {
     bool in_memory = false;         ///< --in-memory: no shared files, several processes at once
     std::string log_level = "notice";  ///< EAL --log-level for DPDK's own messages
     std::vector<std::string> extra_args;  ///< passed to EAL verbatim, last
+
+    friend bool operator==(const EalSettings&, const EalSettings&) = default;
 };
 
 struct MempoolSettings {
@@ -53,6 +64,8 @@ struct MempoolSettings {
     std::uint32_t cache = 256;           ///< per-lcore mempool cache
     std::uint16_t data_room = 2176;      ///< RTE_MBUF_DEFAULT_BUF_SIZE: 2048 + headroom
     std::uint32_t reassembly_held = 8192;  ///< headroom for mbufs held by reassembly
+
+    friend bool operator==(const MempoolSettings&, const MempoolSettings&) = default;
 };
 
 struct RunSettings {
@@ -60,6 +73,8 @@ struct RunSettings {
     double duration_s = 0;             ///< stop after this long; 0: at end of replay or on signal
     bool progress = true;              ///< one progress line per second on stderr
     std::string stats_json;            ///< write the final summary as JSON here ("" = no)
+
+    friend bool operator==(const RunSettings&, const RunSettings&) = default;
 };
 
 struct Settings {
@@ -67,6 +82,8 @@ struct Settings {
     std::vector<PortSettings> ports{PortSettings{}};
     MempoolSettings mempool;
     RunSettings run;
+
+    friend bool operator==(const Settings&, const Settings&) = default;
 };
 
 /// Built-in defaults: replay the generated capture, the same as config/replay.ini.
@@ -78,6 +95,11 @@ struct Settings {
 [[nodiscard]] Result<Settings> load_file(const std::string& path);
 
 /// Checks cross-field rules (at least one port, burst range, queue counts...).
+/// load_file() and parse_cli() call it on their result; errors name the setting
+/// as "[section] key: reason".
 [[nodiscard]] Status validate(const Settings& s);
+
+/// Upper bound on [portN] sections / --pcap/--vdev/--pci ports (N = 0..31).
+inline constexpr std::size_t max_ports = 32;
 
 }  // namespace rxinto::config

@@ -1,0 +1,341 @@
+// Command line of the rxinto appliance.
+//
+// One table (option_table) drives both parsing and --help, so an option cannot
+// exist without being documented. Parsing is two passes: the first splits argv
+// into (option, value) pairs and catches unknown options, missing values and
+// stray arguments; then --config is loaded wherever it stood, and the other
+// options are applied on top of it in the order given.
+#include "rxinto/config/cli.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rxinto/config/values.hpp"
+
+namespace rxinto::config {
+namespace {
+
+using values::quote;
+
+/// What the options build up while they are applied.
+struct CliState {
+    CliOptions& out;
+    bool ports_from_cli = false;                ///< the first --pcap/--vdev/--pci drops the file's ports
+    std::optional<std::uint16_t> rx_queues;     ///< applied to every port at the end
+};
+
+struct OptionSpec {
+    OptionInfo info;
+    /// Applies the option; returns only the reason on failure (the caller
+    /// prefixes "--name: "). Flags get an empty value.
+    Status (*apply)(CliState& st, std::string_view value);
+};
+
+template <class T, class U>
+Status assign(T& field, Result<U> parsed) {
+    if (!parsed) return std::move(parsed).error();
+    field = std::move(parsed).value();
+    return {};
+}
+
+Status add_port(CliState& st, PortKind kind, Result<std::string> source) {
+    if (!source) return std::move(source).error();
+    if (!st.ports_from_cli) {
+        st.out.settings.ports.clear();
+        st.ports_from_cli = true;
+    }
+    if (st.out.settings.ports.size() >= max_ports) {
+        return make_error("too many ports (at most ", std::to_string(max_ports), ")");
+    }
+    PortSettings p;
+    p.kind = kind;
+    p.source = std::move(source).value();
+    st.out.settings.ports.push_back(std::move(p));
+    return {};
+}
+
+Status ok_flag(CliState&, std::string_view) { return {}; }
+
+// The order here is the order in --help. Help text: one line, or two with '\n'.
+const OptionSpec option_table[] = {
+    {{"config", 0, "FILE", "read settings from an INI file (config/*.ini);\n"
+                           "applied first wherever it stands, then the rest"},
+     ok_flag},  // handled before the others, see parse_cli()
+    {{"pcap", 0, "FILE", "replay a capture file ('generated': built-in one);\n"
+                         "repeatable; --pcap/--vdev/--pci replace file ports"},
+     [](CliState& st, std::string_view v) { return add_port(st, PortKind::pcap, values::parse_pcap(v)); }},
+    {{"vdev", 0, "DEVARGS", "add a DPDK virtual device port, repeatable,\n"
+                            "e.g. net_null0,size=64 or net_af_packet0,iface=eth0"},
+     [](CliState& st, std::string_view v) { return add_port(st, PortKind::vdev, values::parse_vdev(v)); }},
+    {{"pci", 0, "ADDR", "add a NIC bound to vfio-pci, repeatable:\n"
+                        "0000:01:00.0 or 01:00.0"},
+     [](CliState& st, std::string_view v) { return add_port(st, PortKind::pci, values::parse_pci_address(v)); }},
+    {{"rx-queues", 0, "N", "rx queues on every port, 0..1024\n"
+                       "(0: one per worker lcore, capped by the device)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.rx_queues, values::parse_uint_as<std::uint16_t>(v, values::rx_queues_range));
+     }},
+    {{"lcores", 0, "LIST", "EAL lcore list, e.g. 0-1 or 0,2,4\n"
+                          "(the first is the main lcore, the rest rx workers)"},
+     [](CliState& st, std::string_view v) { return assign(st.out.settings.eal.lcores, values::parse_lcores(v)); }},
+    {{"duration", 0, "SECONDS", "stop after this long (decimal; 0: at the end\n"
+                                "of the replay, or on Ctrl-C)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.run.duration_s, values::parse_duration(v));
+     }},
+    {{"stats-json", 0, "FILE", "write the final summary as JSON to FILE"},
+     [](CliState& st, std::string_view v) -> Status {
+         st.out.settings.run.stats_json = std::string(values::trim(v));
+         return {};
+     }},
+    {{"burst", 0, "N", "rx burst size, 1..512"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.run.burst, values::parse_uint_as<std::uint16_t>(v, values::burst_range));
+     }},
+    {{"mbufs", 0, "N", "mbufs in the packet pool, 1023..16777215\n"
+                       "(0: sized from ports, queues and bursts)"},
+     [](CliState& st, std::string_view v) { return assign(st.out.settings.mempool.mbufs, values::parse_mbufs(v)); }},
+    {{"memory", 0, "MB", "memory EAL reserves, in MiB, 16..1048576"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.eal.memory_mb,
+                       values::parse_uint_as<std::uint32_t>(v, values::memory_mb_range));
+     }},
+    {{"hugepages", 0, "auto|yes|no", "auto: use free ones, else --no-huge; yes; no"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.eal.hugepages, values::parse_tristate(v));
+     }},
+    {{"no-huge", 0, "", "run without hugepages (= --hugepages no)"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.settings.eal.hugepages = Tristate::off;
+         return {};
+     }},
+    {{"file-prefix", 0, "P", "EAL --file-prefix: several DPDK processes at once"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.eal.file_prefix, values::parse_file_prefix(v));
+     }},
+    {{"in-memory", 0, "", "EAL --in-memory: no shared runtime files"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.settings.eal.in_memory = true;
+         return {};
+     }},
+    {{"log-level", 0, "L", "DPDK's log level: emergency, alert, critical,\n"
+                       "error, warning, notice (default), info, debug, 1..8"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.eal.log_level, values::parse_log_level(v));
+     }},
+    {{"eal", 0, "ARG", "pass ARG to EAL verbatim, after rxinto's own;\n"
+                       "repeatable (e.g. --eal --huge-unlink)"},
+     [](CliState& st, std::string_view v) -> Status {
+         if (v.empty()) return make_error("empty argument");
+         st.out.settings.eal.extra_args.emplace_back(v);
+         return {};
+     }},
+    {{"no-progress", 0, "", "no progress line on stderr"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.settings.run.progress = false;
+         return {};
+     }},
+    {{"quiet", 'q', "", "same as --no-progress"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.settings.run.progress = false;
+         return {};
+     }},
+    {{"help", 'h', "", "show this help and exit"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.help = true;
+         return {};
+     }},
+    {{"version", 'V', "", "show the version and exit"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.version = true;
+         return {};
+     }},
+};
+
+const OptionSpec* find_long(std::string_view name) {
+    for (const OptionSpec& o : option_table) {
+        if (o.info.long_name == name) return &o;
+    }
+    return nullptr;
+}
+
+const OptionSpec* find_short(char c) {
+    for (const OptionSpec& o : option_table) {
+        if (o.info.short_name != 0 && o.info.short_name == c) return &o;
+    }
+    return nullptr;
+}
+
+std::string display_name(const OptionSpec& o) { return "--" + std::string(o.info.long_name); }
+
+struct Token {
+    const OptionSpec* spec;
+    std::string value;
+};
+
+/// First pass: argv -> tokens. Catches every syntax error before any file is read.
+Result<std::vector<Token>> tokenize(int argc, const char* const* argv) {
+    std::vector<Token> tokens;
+    for (int i = 1; i < argc && argv != nullptr && argv[i] != nullptr; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--") {
+            if (i + 1 < argc && argv[i + 1] != nullptr) {
+                return make_error("unexpected argument ", quote(argv[i + 1]),
+                                  " after '--' (rxinto takes options only)");
+            }
+            break;
+        }
+        if (arg.size() >= 2 && arg.substr(0, 2) == "--") {
+            const std::size_t eq = arg.find('=');
+            const std::string_view name = arg.substr(2, eq == std::string_view::npos ? std::string_view::npos : eq - 2);
+            const OptionSpec* spec = find_long(name);
+            if (spec == nullptr) {
+                return make_error("unknown option ", quote(std::string("--").append(name)));
+            }
+            if (spec->info.metavar.empty()) {
+                if (eq != std::string_view::npos) return make_error(display_name(*spec), ": takes no value");
+                tokens.push_back(Token{spec, {}});
+                continue;
+            }
+            if (eq != std::string_view::npos) {
+                tokens.push_back(Token{spec, std::string(arg.substr(eq + 1))});
+                continue;
+            }
+            // "--opt value". A following "--x" is almost always a forgotten
+            // value, not a value; --eal is the exception (its values are EAL
+            // options), and --opt=--x still works for the others.
+            const bool has_next = i + 1 < argc && argv[i + 1] != nullptr;
+            const std::string_view next = has_next ? std::string_view(argv[i + 1]) : std::string_view();
+            if (!has_next || (spec->info.long_name != "eal" && next.substr(0, 2) == "--" && next.size() > 2)) {
+                return make_error(display_name(*spec), ": missing value (", spec->info.metavar, ")");
+            }
+            tokens.push_back(Token{spec, std::string(next)});
+            ++i;
+            continue;
+        }
+        if (arg.size() == 2 && arg[0] == '-') {
+            const OptionSpec* spec = find_short(arg[1]);
+            if (spec == nullptr) return make_error("unknown option ", quote(arg));
+            tokens.push_back(Token{spec, {}});
+            continue;
+        }
+        if (arg.size() > 2 && arg[0] == '-') {
+            return make_error("unknown option ", quote(arg), " (long options take two dashes)");
+        }
+        return make_error("unexpected argument ", quote(arg), " (rxinto takes options only)");
+    }
+    return tokens;
+}
+
+}  // namespace
+
+Result<CliOptions> parse_cli(int argc, const char* const* argv) {
+    auto tokens = tokenize(argc, argv);
+    if (!tokens) return std::move(tokens).error();
+
+    CliOptions out;
+    out.settings = defaults();
+    CliState st{out, false, std::nullopt};
+
+    // --help and --version answer at once, whatever else is on the line.
+    for (const Token& t : tokens.value()) {
+        if (t.spec->info.long_name == "help" || t.spec->info.long_name == "version") {
+            Status s = t.spec->apply(st, t.value);
+            (void)s;
+        }
+    }
+    if (out.help || out.version) return out;
+
+    // --config first, wherever it stands, so that the others override it.
+    const OptionSpec* config_spec = find_long("config");
+    for (const Token& t : tokens.value()) {
+        if (t.spec != config_spec) continue;
+        if (!out.config_path.empty()) return make_error("--config: given more than once");
+        if (values::trim(t.value).empty()) return make_error("--config: empty file name");
+        out.config_path = t.value;
+    }
+    if (!out.config_path.empty()) {
+        auto loaded = load_file(out.config_path);
+        if (!loaded) return std::move(loaded).error();
+        out.settings = std::move(loaded).value();
+    }
+
+    for (const Token& t : tokens.value()) {
+        if (t.spec == config_spec) continue;
+        Status s = t.spec->apply(st, t.value);
+        if (!s) return make_error(display_name(*t.spec), ": ", s.error().message);
+    }
+    // --rx-queues covers every port, including ones given after it.
+    if (st.rx_queues) {
+        for (PortSettings& p : out.settings.ports) p.rx_queues = *st.rx_queues;
+    }
+
+    Status valid = validate(out.settings);
+    if (!valid) {
+        return make_error("settings: ", valid.error().message,
+                          out.config_path.empty() ? "" : " (after applying options to " + out.config_path + ")");
+    }
+    return out;
+}
+
+std::vector<OptionInfo> options() {
+    std::vector<OptionInfo> v;
+    for (const OptionSpec& o : option_table) v.push_back(o.info);
+    return v;
+}
+
+std::string usage() {
+    std::string s =
+        "Usage: rxinto [OPTIONS]\n"
+        "\n"
+        "Receive packets with DPDK (kernel bypass): ports, queues and worker lcores as\n"
+        "configured, with per-port statistics at the end.\n"
+        "\n"
+        "Settings come from the built-in defaults, then --config FILE, then the other\n"
+        "options in the order given. With no --config, --pcap, --vdev or --pci, rxinto\n"
+        "replays a generated capture: the built-in default, the same as\n"
+        "config/replay.ini.\n"
+        "\n"
+        "Options (values as --opt VALUE or --opt=VALUE):\n";
+    constexpr std::size_t help_column = 28;
+    for (const OptionSpec& o : option_table) {
+        std::string left = "  ";
+        if (o.info.short_name != 0) {
+            left += '-';
+            left += o.info.short_name;
+            left += ", ";
+        } else {
+            left += "    ";
+        }
+        left += "--";
+        left += o.info.long_name;
+        if (!o.info.metavar.empty()) {
+            left += ' ';
+            left += o.info.metavar;
+        }
+        const std::string indent(help_column, ' ');
+        if (left.size() + 1 > help_column) {
+            s += left + "\n" + indent;
+        } else {
+            s += left + std::string(help_column - left.size(), ' ');
+        }
+        for (char c : o.info.help) {
+            s += c;
+            if (c == '\n') s += indent;
+        }
+        s += '\n';
+    }
+    s +=
+        "\n"
+        "Hugepages: with --hugepages auto (the default), if no free hugepages exist\n"
+        "rxinto falls back to --no-huge by itself and says so once on stderr.\n"
+        "\n"
+        "Exit status: 0 success; 2 bad usage or configuration; 1 runtime failure\n"
+        "(EAL, ports, files).\n";
+    return s;
+}
+
+}  // namespace rxinto::config

@@ -1,0 +1,616 @@
+// INI files -> Settings, through DPDK's rte_cfgfile.
+//
+// Reading happens in three steps:
+//  1. read the whole file into memory (regular files only, bounded size);
+//  2. prescan it line by line. rte_cfgfile only says "NULL" when it fails (and
+//     logs the line to DPDK's log, which may not be on), and it silently skips
+//     or truncates some things a person would want to hear about: lines with
+//     neither '[' nor '=', text after ']', keys and values longer than its
+//     fixed buffers, and duplicate sections/keys (it keeps both; lookups by name
+//     see only the first). The prescan mirrors rte_cfgfile's line grammar and
+//     reports "file:LINE: reason" for each of those, and remembers the line of
+//     every section and key so later messages can point at it too;
+//  3. hand the exact bytes that were prescanned to rte_cfgfile (via a memfd, so
+//     the file cannot change in between, and with full-line '#' comments
+//     blanked: rte_cfgfile takes only one comment character and we use ';'),
+//     then walk its sections and entries and map them onto Settings.
+// rte_cfgfile needs no EAL: it is plain C over stdio.
+#include "rxinto/config/settings.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_cfgfile.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "rxinto/config/values.hpp"
+
+namespace rxinto::config {
+namespace {
+
+using values::quote;
+using values::trim;
+
+// rte_cfgfile reads lines with fgets into CFG_NAME_LEN + CFG_VALUE_LEN + 4
+// bytes and fails on longer ones; keep a little margin under that.
+constexpr std::size_t max_line_length = CFG_NAME_LEN + CFG_VALUE_LEN - 1;
+constexpr std::size_t max_name_length = CFG_NAME_LEN - 1;    // strlcpy truncates beyond
+constexpr std::size_t max_value_length = CFG_VALUE_LEN - 1;  // strlcpy truncates beyond
+constexpr std::size_t max_file_size = 1U << 20;              // a config is a few KiB
+constexpr char comment_char = ';';
+
+// ---------------------------------------------------------------- messages
+
+/// "file:LINE: [section] key: reason"; LINE, section and key are optional.
+Error file_error(const std::string& path, int line, std::string_view section, std::string_view key,
+                 std::string_view reason) {
+    std::string s = path;
+    if (line > 0) s += ":" + std::to_string(line);
+    s += ": ";
+    if (!section.empty()) {
+        s += "[";
+        s += section;
+        s += "]";
+        if (!key.empty()) {
+            s += " ";
+            s += key;
+        }
+        s += ": ";
+    }
+    s += reason;
+    return Error{std::move(s)};
+}
+
+// ---------------------------------------------------------------- reading
+
+Result<std::string> read_whole_file(const std::string& path) {
+    // O_NONBLOCK|O_NOCTTY: opening a FIFO without a writer or a terminal must
+    // not hang or take a controlling tty; the type check below sorts them out.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        const int err = errno;
+        return file_error(path, 0, "", "", std::string("cannot open: ") + std::strerror(err) +
+                                               (err == ENOENT ? " (check the path; relative paths "
+                                                                "are relative to the working directory)"
+                                                              : ""));
+    }
+    struct FdCloser {
+        int fd;
+        ~FdCloser() { ::close(fd); }
+    } closer{fd};
+
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        return file_error(path, 0, "", "", std::string("cannot stat: ") + std::strerror(errno));
+    }
+    // Pipes are fine (rxinto --config <(sed ... config/pci.ini)): once a
+    // writer exists, block for its data as usual. Devices are refused.
+    if (S_ISFIFO(st.st_mode)) {
+        const int flags = ::fcntl(fd, F_GETFL);
+        if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    } else if (!S_ISREG(st.st_mode)) {
+        return file_error(path, 0, "", "", "not a regular file or a pipe");
+    }
+    if (static_cast<std::uint64_t>(st.st_size) > max_file_size) {
+        return file_error(path, 0, "", "", "file is too large for a config file (at most 1 MiB)");
+    }
+    std::string bytes;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return file_error(path, 0, "", "", std::string("cannot read: ") + std::strerror(errno));
+        }
+        if (n == 0) break;
+        bytes.append(buf, static_cast<std::size_t>(n));
+        // The size may have grown since fstat (or /proc-like files report 0).
+        if (bytes.size() > max_file_size) {
+            return file_error(path, 0, "", "", "file is too large for a config file (at most 1 MiB)");
+        }
+    }
+    return bytes;
+}
+
+// ---------------------------------------------------------------- prescan
+
+struct EntryInfo {
+    std::string key;
+    int line;
+};
+
+struct SectionInfo {
+    std::string name;
+    int line;
+    std::vector<EntryInfo> entries;
+};
+
+struct Prescanned {
+    std::string text;  ///< what rte_cfgfile gets: the file with '#' lines blanked
+    std::vector<SectionInfo> sections;
+};
+
+Result<Prescanned> prescan(const std::string& path, std::string_view bytes) {
+    Prescanned out;
+    out.text.reserve(bytes.size());
+    // A UTF-8 byte order mark (some editors write one) would make the first line
+    // unparseable; drop it.
+    if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
+
+    int line_no = 0;
+    std::size_t pos = 0;
+    while (pos < bytes.size()) {
+        const std::size_t nl = bytes.find('\n', pos);
+        const std::size_t end = nl == std::string_view::npos ? bytes.size() : nl;
+        const std::string_view raw = bytes.substr(pos, end - pos);
+        pos = end + 1;
+        ++line_no;
+        const auto fail = [&](std::string_view reason) {
+            return file_error(path, line_no, "", "", reason);
+        };
+
+        // Full-line '#' comments: blank them for rte_cfgfile (keeping the line
+        // count), whatever they contain.
+        const std::string_view lead = values::trim(raw);
+        if (!lead.empty() && lead.front() == '#') {
+            out.text += '\n';
+            continue;
+        }
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            const auto u = static_cast<unsigned char>(raw[i]);
+            const bool trailing_cr = raw[i] == '\r' && i + 1 == raw.size();
+            if ((u < 0x20 && raw[i] != '\t' && !trailing_cr) || u == 0x7f) {
+                char hex[8];
+                std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(u));
+                return fail(std::string("control character ") + hex + " in line (a config file is text)");
+            }
+        }
+        if (raw.size() > max_line_length) {
+            return fail("line is too long (rte_cfgfile reads at most " + std::to_string(max_line_length) +
+                        " characters per line)");
+        }
+        out.text.append(raw);
+        out.text += '\n';
+
+        // Mirror rte_cfgfile: the first ';' starts a comment unless it is
+        // escaped as "\;" (then the line has no comment at all).
+        std::string_view content = raw;
+        const std::size_t semi = content.find(comment_char);
+        if (semi != std::string_view::npos && (semi == 0 || content[semi - 1] != '\\')) {
+            content = content.substr(0, semi);
+        }
+        content = values::trim(content);
+        if (content.empty()) continue;
+
+        if (content.front() == '[') {
+            const std::size_t close = content.find(']');
+            if (close == std::string_view::npos) {
+                return fail("missing ']' in section header " + quote(content));
+            }
+            if (close + 1 != content.size()) {
+                return fail("unexpected text after ']' in section header " + quote(content) +
+                            " (put comments after ';')");
+            }
+            const std::string_view name = values::trim(content.substr(1, close - 1));
+            if (name.empty()) return fail("empty section name '[]'");
+            if (name.size() > max_name_length) {
+                return fail("section name " + quote(name) + " is too long (at most " +
+                            std::to_string(max_name_length) + " characters)");
+            }
+            for (const SectionInfo& s : out.sections) {
+                if (s.name == name) {
+                    return file_error(path, line_no, name, "",
+                                      "duplicate section (first on line " + std::to_string(s.line) +
+                                          "; merge the two)");
+                }
+            }
+            out.sections.push_back(SectionInfo{std::string(name), line_no, {}});
+            continue;
+        }
+
+        const std::size_t eq = content.find('=');
+        if (eq == std::string_view::npos) {
+            // rte_cfgfile would skip this line without a word.
+            return fail("expected '[section]' or 'key = value', got " + quote(content));
+        }
+        const std::string_view key = values::trim(content.substr(0, eq));
+        const std::string_view value = values::trim(content.substr(eq + 1));
+        if (key.empty()) return fail("missing key before '=' in " + quote(content));
+        if (out.sections.empty()) {
+            return fail("key " + quote(key) + " is outside any section (add a [section] line above it)");
+        }
+        SectionInfo& section = out.sections.back();
+        if (key.size() > max_name_length) {
+            return file_error(path, line_no, section.name, "",
+                              "key " + quote(key) + " is too long (at most " + std::to_string(max_name_length) +
+                                  " characters)");
+        }
+        // rte_cfgfile turns "\;" into ';' in values before storing them.
+        std::size_t value_length = value.size();
+        for (std::size_t i = 0; i + 1 < value.size(); ++i) {
+            if (value[i] == '\\' && value[i + 1] == comment_char) --value_length;
+        }
+        if (value_length > max_value_length) {
+            return file_error(path, line_no, section.name, key,
+                              "value is too long (at most " + std::to_string(max_value_length) + " characters)");
+        }
+        for (const EntryInfo& e : section.entries) {
+            if (e.key == key) {
+                return file_error(path, line_no, section.name, key,
+                                  "duplicate key (first set on line " + std::to_string(e.line) +
+                                      "; keep one of them)");
+            }
+        }
+        section.entries.push_back(EntryInfo{std::string(key), line_no});
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- rte_cfgfile
+
+struct CfgfileCloser {
+    void operator()(rte_cfgfile* cfg) const noexcept { rte_cfgfile_close(cfg); }
+};
+using CfgfilePtr = std::unique_ptr<rte_cfgfile, CfgfileCloser>;
+
+struct Entry {
+    std::string key;
+    std::string value;
+    int line;  ///< 0 when unknown
+};
+
+struct Section {
+    std::string name;
+    int line;
+    std::vector<Entry> entries;
+};
+
+Result<std::vector<Section>> load_with_cfgfile(const std::string& path, const Prescanned& pre) {
+    // rte_cfgfile only opens files by name; a memfd gives it the prescanned
+    // bytes without a temporary file on disk.
+    const int fd = ::memfd_create("rxinto-config", MFD_CLOEXEC);
+    if (fd < 0) return file_error(path, 0, "", "", std::string("memfd_create: ") + std::strerror(errno));
+    struct FdCloser {
+        int fd;
+        ~FdCloser() { ::close(fd); }
+    } closer{fd};
+    std::size_t written = 0;
+    while (written < pre.text.size()) {
+        const ssize_t n = ::write(fd, pre.text.data() + written, pre.text.size() - written);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return file_error(path, 0, "", "", std::string("memfd write: ") + std::strerror(errno));
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    const std::string fd_path = "/proc/self/fd/" + std::to_string(fd);
+
+    rte_cfgfile_parameters params{};
+    params.comment_character = comment_char;
+    // Empty values are checked per key (stats_json and eal_args may be empty).
+    const CfgfilePtr cfg(rte_cfgfile_load_with_params(fd_path.c_str(), CFG_FLAG_EMPTY_VALUES, &params));
+    if (!cfg) {
+        return file_error(path, 0, "", "", "rte_cfgfile could not parse the file (and the prescan found no "
+                                           "error: please report this)");
+    }
+
+    const int num_sections = rte_cfgfile_num_sections(cfg.get(), nullptr, 0);
+    // Line numbers come from the prescan when it agrees with rte_cfgfile
+    // section by section and key by key (it always should).
+    const bool lines_match = num_sections >= 0 && static_cast<std::size_t>(num_sections) == pre.sections.size();
+    std::vector<Section> out;
+    for (int i = 0; i < num_sections; ++i) {
+        char name[CFG_NAME_LEN] = {};
+        const int num_entries = rte_cfgfile_section_num_entries_by_index(cfg.get(), name, i);
+        if (num_entries < 0) return file_error(path, 0, "", "", "rte_cfgfile: cannot read section");
+        std::vector<rte_cfgfile_entry> entries(static_cast<std::size_t>(num_entries));
+        const int got = rte_cfgfile_section_entries_by_index(cfg.get(), i, name, entries.data(), num_entries);
+        if (got != num_entries) return file_error(path, 0, name, "", "rte_cfgfile: cannot read entries");
+
+        const SectionInfo* info = lines_match ? &pre.sections[static_cast<std::size_t>(i)] : nullptr;
+        if (info != nullptr && (info->name != name || info->entries.size() != entries.size())) info = nullptr;
+        Section section{name, info != nullptr ? info->line : 0, {}};
+        for (std::size_t j = 0; j < entries.size(); ++j) {
+            int line = 0;
+            if (info != nullptr && info->entries[j].key == entries[j].name) line = info->entries[j].line;
+            section.entries.push_back(Entry{entries[j].name, entries[j].value, line});
+        }
+        out.push_back(std::move(section));
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- schema
+
+/// A key of a section: its name and how it sets the target. apply() returns
+/// only the reason on failure; the caller adds file, line, section and key.
+template <class Target>
+struct KeySpec {
+    std::string_view key;
+    Status (*apply)(Target& target, std::string_view value);
+};
+
+/// Assigns a parsed value or passes the parser's reason on.
+template <class T, class U>
+Status assign(T& field, Result<U> parsed) {
+    if (!parsed) return std::move(parsed).error();
+    field = std::move(parsed).value();
+    return {};
+}
+
+constexpr KeySpec<EalSettings> eal_keys[] = {
+    {"lcores", [](EalSettings& e, std::string_view v) { return assign(e.lcores, values::parse_lcores(v)); }},
+    {"hugepages",
+     [](EalSettings& e, std::string_view v) { return assign(e.hugepages, values::parse_tristate(v)); }},
+    {"memory_mb",
+     [](EalSettings& e, std::string_view v) {
+         return assign(e.memory_mb, values::parse_uint_as<std::uint32_t>(v, values::memory_mb_range));
+     }},
+    {"file_prefix",
+     [](EalSettings& e, std::string_view v) { return assign(e.file_prefix, values::parse_file_prefix(v)); }},
+    {"in_memory", [](EalSettings& e, std::string_view v) { return assign(e.in_memory, values::parse_bool(v)); }},
+    {"log_level",
+     [](EalSettings& e, std::string_view v) { return assign(e.log_level, values::parse_log_level(v)); }},
+    {"eal_args",
+     [](EalSettings& e, std::string_view v) -> Status {
+         e.extra_args = values::split_args(v);
+         return {};
+     }},
+};
+
+constexpr KeySpec<MempoolSettings> mempool_keys[] = {
+    {"mbufs", [](MempoolSettings& m, std::string_view v) { return assign(m.mbufs, values::parse_mbufs(v)); }},
+    {"cache",
+     [](MempoolSettings& m, std::string_view v) {
+         return assign(m.cache, values::parse_uint_as<std::uint32_t>(v, values::cache_range));
+     }},
+    {"data_room",
+     [](MempoolSettings& m, std::string_view v) {
+         return assign(m.data_room, values::parse_uint_as<std::uint16_t>(v, values::data_room_range));
+     }},
+    {"reassembly_held",
+     [](MempoolSettings& m, std::string_view v) {
+         return assign(m.reassembly_held, values::parse_uint_as<std::uint32_t>(v, values::reassembly_held_range));
+     }},
+};
+
+constexpr KeySpec<RunSettings> run_keys[] = {
+    {"burst",
+     [](RunSettings& r, std::string_view v) {
+         return assign(r.burst, values::parse_uint_as<std::uint16_t>(v, values::burst_range));
+     }},
+    {"duration", [](RunSettings& r, std::string_view v) { return assign(r.duration_s, values::parse_duration(v)); }},
+    {"progress", [](RunSettings& r, std::string_view v) { return assign(r.progress, values::parse_bool(v)); }},
+    {"stats_json",
+     [](RunSettings& r, std::string_view v) -> Status {
+         r.stats_json = std::string(trim(v));
+         return {};
+     }},
+};
+
+/// A [portN] section while it is being read: which source key set it, if any.
+struct PortDraft {
+    PortSettings port;
+    std::string_view source_key;  ///< "pcap", "vdev", "pci" or empty
+};
+
+Status set_source(PortDraft& d, PortKind kind, std::string_view key, Result<std::string> parsed) {
+    if (!parsed) return std::move(parsed).error();
+    if (!d.source_key.empty()) {
+        return make_error("conflicts with ", d.source_key, " in the same section (set exactly one of pcap, vdev, pci)");
+    }
+    d.source_key = key;
+    d.port.kind = kind;
+    d.port.source = std::move(parsed).value();
+    return {};
+}
+
+constexpr KeySpec<PortDraft> port_keys[] = {
+    {"pcap",
+     [](PortDraft& d, std::string_view v) { return set_source(d, PortKind::pcap, "pcap", values::parse_pcap(v)); }},
+    {"vdev",
+     [](PortDraft& d, std::string_view v) { return set_source(d, PortKind::vdev, "vdev", values::parse_vdev(v)); }},
+    {"pci",
+     [](PortDraft& d, std::string_view v) {
+         return set_source(d, PortKind::pci, "pci", values::parse_pci_address(v));
+     }},
+    {"rx_queues",
+     [](PortDraft& d, std::string_view v) {
+         return assign(d.port.rx_queues, values::parse_uint_as<std::uint16_t>(v, values::rx_queues_range));
+     }},
+    {"rx_desc", [](PortDraft& d, std::string_view v) { return assign(d.port.rx_desc, values::parse_rx_desc(v)); }},
+    {"promiscuous", [](PortDraft& d, std::string_view v) { return assign(d.port.promiscuous, values::parse_bool(v)); }},
+    {"rss", [](PortDraft& d, std::string_view v) { return assign(d.port.rss, values::parse_tristate(v)); }},
+    {"checksum_offload",
+     [](PortDraft& d, std::string_view v) { return assign(d.port.checksum_offload, values::parse_tristate(v)); }},
+};
+
+template <class Target, std::size_t N>
+std::string key_list(const KeySpec<Target> (&keys)[N]) {
+    std::string s;
+    for (const auto& k : keys) {
+        if (!s.empty()) s += ", ";
+        s += k.key;
+    }
+    return s;
+}
+
+/// Applies every entry of a section through its key table.
+template <class Target, std::size_t N>
+Status apply_section(const std::string& path, const Section& section, const KeySpec<Target> (&keys)[N],
+                     Target& target) {
+    for (const Entry& e : section.entries) {
+        const auto* spec = std::find_if(std::begin(keys), std::end(keys),
+                                        [&](const KeySpec<Target>& k) { return k.key == e.key; });
+        if (spec == std::end(keys)) {
+            return file_error(path, e.line, section.name, e.key, "unknown key (accepted: " + key_list(keys) + ")");
+        }
+        Status st = spec->apply(target, e.value);
+        if (!st) return file_error(path, e.line, section.name, e.key, st.error().message);
+    }
+    return {};
+}
+
+/// "port7" -> 7; nullopt for anything else ("port", "port07", "port32").
+std::optional<std::size_t> port_index(std::string_view name) {
+    constexpr std::string_view prefix = "port";
+    if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
+    const std::string_view digits = name.substr(prefix.size());
+    if (digits.empty() || digits.size() > 2 || (digits.size() > 1 && digits[0] == '0')) return std::nullopt;
+    std::size_t n = 0;
+    for (char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + static_cast<std::size_t>(c - '0');
+    }
+    if (n >= max_ports) return std::nullopt;
+    return n;
+}
+
+/// A relative pcap path in a config file means "next to the config file".
+std::string resolve_pcap(const std::string& config_path, const std::string& source) {
+    if (source == generated_pcap || source.empty() || source.front() == '/') return source;
+    const std::filesystem::path dir = std::filesystem::path(config_path).parent_path();
+    if (dir.empty()) return source;
+    return (dir / source).lexically_normal().string();
+}
+
+}  // namespace
+
+Settings defaults() { return Settings{}; }
+
+Result<Settings> load_file(const std::string& path) {
+    auto bytes = read_whole_file(path);
+    if (!bytes) return std::move(bytes).error();
+    auto pre = prescan(path, bytes.value());
+    if (!pre) return std::move(pre).error();
+    auto sections = load_with_cfgfile(path, pre.value());
+    if (!sections) return std::move(sections).error();
+
+    Settings s = defaults();
+    struct NumberedPort {
+        std::size_t index;
+        PortSettings port;
+    };
+    std::vector<NumberedPort> ports;
+
+    for (const Section& section : sections.value()) {
+        Status st;
+        if (section.name == "eal") {
+            st = apply_section(path, section, eal_keys, s.eal);
+        } else if (section.name == "mempool") {
+            st = apply_section(path, section, mempool_keys, s.mempool);
+        } else if (section.name == "run") {
+            st = apply_section(path, section, run_keys, s.run);
+        } else if (const auto index = port_index(section.name)) {
+            PortDraft draft;
+            st = apply_section(path, section, port_keys, draft);
+            if (st && draft.source_key.empty()) {
+                st = file_error(path, section.line, section.name, "",
+                                "no packet source (set exactly one of pcap = FILE|generated, vdev = DEVARGS, "
+                                "pci = ADDRESS)");
+            }
+            if (st) {
+                if (draft.port.kind == PortKind::pcap) draft.port.source = resolve_pcap(path, draft.port.source);
+                ports.push_back(NumberedPort{*index, std::move(draft.port)});
+            }
+        } else {
+            st = file_error(path, section.line, section.name, "",
+                            "unknown section (accepted: eal, port0..port31, mempool, run)");
+        }
+        if (!st) return std::move(st).error();
+    }
+
+    // Any [portN] replaces the built-in port; ports are taken in order of N
+    // (gaps are fine: [port0] and [port4] make two ports).
+    if (!ports.empty()) {
+        std::stable_sort(ports.begin(), ports.end(),
+                         [](const NumberedPort& a, const NumberedPort& b) { return a.index < b.index; });
+        s.ports.clear();
+        for (NumberedPort& p : ports) s.ports.push_back(std::move(p.port));
+    }
+
+    Status st = validate(s);
+    if (!st) return make_error(path, ": ", st.error().message);
+    return s;
+}
+
+Status validate(const Settings& s) {
+    // Re-check single values too: Settings may have been built in code.
+    const auto check = [](std::string_view where, auto parsed) -> Status {
+        if (!parsed) return make_error(where, ": ", parsed.error().message);
+        return {};
+    };
+    const auto check_uint = [&](std::string_view where, std::uint64_t v, values::UintRange r) {
+        return check(where, values::parse_uint(std::to_string(v), r));
+    };
+
+    if (s.ports.empty()) {
+        return make_error("ports: none configured (add a [port0] section, or use --pcap, --vdev or --pci)");
+    }
+    if (s.ports.size() > max_ports) {
+        return make_error("ports: ", std::to_string(s.ports.size()), " configured, at most ",
+                          std::to_string(max_ports));
+    }
+    for (std::size_t i = 0; i < s.ports.size(); ++i) {
+        const PortSettings& p = s.ports[i];
+        const std::string where = "[port" + std::to_string(i) + "]";
+        Status st;
+        switch (p.kind) {
+            case PortKind::pcap: st = check(where + " pcap", values::parse_pcap(p.source)); break;
+            case PortKind::vdev: st = check(where + " vdev", values::parse_vdev(p.source)); break;
+            case PortKind::pci: st = check(where + " pci", values::parse_pci_address(p.source)); break;
+        }
+        if (!st) return st;
+        if (!(st = check_uint(where + " rx_queues", p.rx_queues, values::rx_queues_range))) return st;
+        if (!(st = check(where + " rx_desc", values::parse_rx_desc(std::to_string(p.rx_desc))))) return st;
+
+        // EAL refuses the same device twice; say which ports collide.
+        for (std::size_t j = 0; j < i; ++j) {
+            const PortSettings& q = s.ports[j];
+            if (p.kind != q.kind || p.kind == PortKind::pcap) continue;
+            const bool same = p.kind == PortKind::pci
+                                  ? values::parse_pci_address(p.source).ok() &&
+                                        values::parse_pci_address(q.source).ok() &&
+                                        values::parse_pci_address(p.source).value() ==
+                                            values::parse_pci_address(q.source).value()
+                                  : values::vdev_name(p.source) == values::vdev_name(q.source);
+            if (same) {
+                return make_error(where, " ", values::to_string(p.kind), ": ", quote(p.source),
+                                  " is the same device as port", std::to_string(j),
+                                  " (each port needs its own device; number vdevs net_null0, net_null1, ...)");
+            }
+        }
+    }
+
+    Status st;
+    if (!(st = check("[eal] lcores", values::parse_lcores(s.eal.lcores)))) return st;
+    if (!(st = check_uint("[eal] memory_mb", s.eal.memory_mb, values::memory_mb_range))) return st;
+    if (!(st = check("[eal] file_prefix", values::parse_file_prefix(s.eal.file_prefix)))) return st;
+    if (!(st = check("[eal] log_level", values::parse_log_level(s.eal.log_level)))) return st;
+
+    if (!(st = check("[mempool] mbufs", values::parse_mbufs(std::to_string(s.mempool.mbufs))))) return st;
+    if (!(st = check_uint("[mempool] cache", s.mempool.cache, values::cache_range))) return st;
+    if (!(st = check_uint("[mempool] data_room", s.mempool.data_room, values::data_room_range))) return st;
+    if (!(st = check_uint("[mempool] reassembly_held", s.mempool.reassembly_held, values::reassembly_held_range))) {
+        return st;
+    }
+    if (!(st = check_uint("[run] burst", s.run.burst, values::burst_range))) return st;
+    if (!(s.run.duration_s >= 0 && s.run.duration_s <= values::max_duration_s)) {
+        return make_error("[run] duration: ", std::to_string(s.run.duration_s),
+                          " is out of range (accepted: seconds, 0..31536000)");
+    }
+    return {};
+}
+
+}  // namespace rxinto::config

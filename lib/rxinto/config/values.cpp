@@ -1,0 +1,330 @@
+// Shared value parsers: see values.hpp.
+#include "rxinto/config/values.hpp"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <system_error>
+
+namespace rxinto::config::values {
+namespace {
+
+bool is_space(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+bool is_alnum(char c) noexcept {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+char to_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string lower(std::string_view text) {
+    std::string s(text);
+    for (char& c : s) c = to_lower(c);
+    return s;
+}
+
+std::string range_text(UintRange range) {
+    return std::to_string(range.min) + ".." + std::to_string(range.max);
+}
+
+int hex_value(char c) noexcept {
+    if (is_digit(c)) return c - '0';
+    c = to_lower(c);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+// Parses exactly `digits` hex digits (or 1..digits when !exact) of a PCI field.
+bool parse_hex_field(std::string_view text, std::size_t min_digits, std::size_t max_digits,
+                     std::uint32_t max_value, std::uint32_t& out) noexcept {
+    if (text.size() < min_digits || text.size() > max_digits) return false;
+    std::uint32_t v = 0;
+    for (char c : text) {
+        const int h = hex_value(c);
+        if (h < 0) return false;
+        v = v * 16 + static_cast<std::uint32_t>(h);
+    }
+    if (v > max_value) return false;
+    out = v;
+    return true;
+}
+
+constexpr std::array<std::string_view, 8> log_level_names{
+    "emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"};
+
+constexpr std::string_view bool_accepted = "accepted: yes/no, true/false, on/off, 1/0";
+
+// 1: true, 0: false, -1: not a boolean.
+int bool_value(std::string_view text) {
+    const std::string s = lower(text);
+    if (s == "yes" || s == "true" || s == "on" || s == "1") return 1;
+    if (s == "no" || s == "false" || s == "off" || s == "0") return 0;
+    return -1;
+}
+
+}  // namespace
+
+std::string_view trim(std::string_view text) noexcept {
+    while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+    while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+    return text;
+}
+
+std::string quote(std::string_view text) {
+    // Long values (a fuzzer's, or a pasted path) would drown the message.
+    constexpr std::size_t max_shown = 80;
+    std::string out = "'";
+    std::size_t shown = 0;
+    for (char c : text) {
+        if (shown++ == max_shown) {
+            out += "...";
+            break;
+        }
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7f || c == '\'' || c == '\\') {
+            if (c == '\'' || c == '\\') {
+                out += '\\';
+                out += c;
+            } else {
+                std::array<char, 8> buf{};
+                std::snprintf(buf.data(), buf.size(), "\\x%02x", static_cast<unsigned>(u));
+                out += buf.data();
+            }
+        } else {
+            out += c;
+        }
+    }
+    out += '\'';
+    return out;
+}
+
+Result<std::uint64_t> parse_uint(std::string_view text, UintRange range) {
+    text = trim(text);
+    if (text.empty()) return make_error("empty value (accepted: ", range_text(range), ")");
+    for (char c : text) {
+        if (!is_digit(c)) {
+            return make_error(quote(text), " is not a number (accepted: ", range_text(range), ")");
+        }
+    }
+    std::uint64_t v = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || ptr != text.data() + text.size() || v < range.min || v > range.max) {
+        return make_error(quote(text), " is not in ", range_text(range));
+    }
+    return v;
+}
+
+Result<std::uint16_t> parse_rx_desc(std::string_view text) {
+    auto r = parse_uint(text, rx_desc_range);
+    if (!r) return std::move(r).error();
+    const std::uint64_t v = r.value();
+    if ((v & (v - 1)) != 0) {
+        return make_error(quote(trim(text)), " is not a power of two (accepted: 64, 128, ..., 16384)");
+    }
+    return static_cast<std::uint16_t>(v);
+}
+
+Result<std::uint32_t> parse_mbufs(std::string_view text) {
+    text = trim(text);
+    if (text == "0") return std::uint32_t{0};
+    auto r = parse_uint(text, mbufs_range);
+    if (!r) {
+        return make_error(quote(text), " is not 0 or a number in ", range_text(mbufs_range),
+                          " (0 sizes the pool from ports, queues, descriptors and bursts)");
+    }
+    return static_cast<std::uint32_t>(r.value());
+}
+
+Result<double> parse_duration(std::string_view text) {
+    text = trim(text);
+    constexpr std::string_view accepted = "(accepted: seconds, decimal, 0..31536000; 0 = until the end)";
+    // Only plain decimals: from_chars would also take "inf", "nan" and "1e3".
+    bool digit_seen = false;
+    int dots = 0;
+    for (char c : text) {
+        if (is_digit(c)) {
+            digit_seen = true;
+        } else if (c == '.') {
+            ++dots;
+        } else {
+            digit_seen = false;
+            dots = 2;
+            break;
+        }
+    }
+    if (text.empty() || !digit_seen || dots > 1) {
+        return make_error(quote(text), " is not a number of seconds ", accepted);
+    }
+    double v = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || ptr != text.data() + text.size() || !std::isfinite(v) || v < 0 ||
+        v > max_duration_s) {
+        return make_error(quote(text), " is out of range ", accepted);
+    }
+    return v;
+}
+
+Result<bool> parse_bool(std::string_view text) {
+    text = trim(text);
+    const int v = bool_value(text);
+    if (v < 0) return make_error(quote(text), " is not a boolean (", bool_accepted, ")");
+    return v == 1;
+}
+
+Result<Tristate> parse_tristate(std::string_view text) {
+    text = trim(text);
+    const std::string s = lower(text);
+    if (s == "auto" || s == "automatic" || s == "default") return Tristate::automatic;
+    const int v = bool_value(text);
+    if (v < 0) {
+        return make_error(quote(text),
+                          " is not auto/yes/no (accepted: auto, yes/no, true/false, on/off, 1/0)");
+    }
+    return v == 1 ? Tristate::on : Tristate::off;
+}
+
+Result<std::string> parse_log_level(std::string_view text) {
+    text = trim(text);
+    const std::string s = lower(text);
+    for (std::size_t i = 0; i < log_level_names.size(); ++i) {
+        if (s == log_level_names[i] || s == std::to_string(i + 1)) return std::string(log_level_names[i]);
+    }
+    return make_error(quote(text),
+                      " is not a log level (accepted: emergency, alert, critical, error, warning, notice, "
+                      "info, debug, or 1..8)");
+}
+
+Result<std::string> parse_lcores(std::string_view text) {
+    text = trim(text);
+    constexpr std::string_view accepted = "(accepted: an EAL -l list such as 0-1, 0,2,4 or 1@0; digits and , - @ ( ) only)";
+    if (text.empty()) return make_error("empty lcore list ", accepted);
+    bool has_digit = false;
+    for (char c : text) {
+        if (is_digit(c)) {
+            has_digit = true;
+        } else if (c != ',' && c != '-' && c != '@' && c != '(' && c != ')') {
+            return make_error(quote(text), " is not an lcore list ", accepted);
+        }
+    }
+    if (!has_digit) return make_error(quote(text), " is not an lcore list ", accepted);
+    return std::string(text);
+}
+
+Result<std::string> parse_file_prefix(std::string_view text) {
+    text = trim(text);
+    constexpr std::string_view accepted = "(accepted: letters, digits, '_' and '-')";
+    if (text.empty()) return make_error("empty file prefix ", accepted);
+    for (char c : text) {
+        if (!is_alnum(c) && c != '_' && c != '-') {
+            return make_error(quote(text), " is not a file prefix ", accepted);
+        }
+    }
+    return std::string(text);
+}
+
+Result<std::string> parse_pci_address(std::string_view text) {
+    text = trim(text);
+    const auto bad = [&] {
+        return make_error(quote(text),
+                          " is not a PCI address (accepted: DOMAIN:BUS:DEV.FN such as 0000:01:00.0, "
+                          "or BUS:DEV.FN such as 01:00.0; see dpdk-devbind.py --status)");
+    };
+    std::uint32_t domain = 0;
+    std::string_view rest = text;
+    // Split "[domain:]bus:dev.fn" from the right: the last ':' ends the bus.
+    const auto dot = rest.rfind('.');
+    if (dot == std::string_view::npos) return bad();
+    const auto colon2 = rest.rfind(':', dot);
+    if (colon2 == std::string_view::npos) return bad();
+    const auto colon1 = colon2 == 0 ? std::string_view::npos : rest.rfind(':', colon2 - 1);
+    std::string_view bus_text;
+    if (colon1 == std::string_view::npos) {
+        bus_text = rest.substr(0, colon2);
+    } else {
+        if (!parse_hex_field(rest.substr(0, colon1), 1, 8, 0xffffffffU, domain)) return bad();
+        bus_text = rest.substr(colon1 + 1, colon2 - colon1 - 1);
+    }
+    std::uint32_t bus = 0;
+    std::uint32_t dev = 0;
+    std::uint32_t fn = 0;
+    if (!parse_hex_field(bus_text, 1, 2, 0xff, bus) ||
+        !parse_hex_field(rest.substr(colon2 + 1, dot - colon2 - 1), 1, 2, 0x1f, dev) ||
+        !parse_hex_field(rest.substr(dot + 1), 1, 1, 7, fn)) {
+        return bad();
+    }
+    std::array<char, 32> buf{};
+    std::snprintf(buf.data(), buf.size(), "%04x:%02x:%02x.%x", domain, bus, dev, fn);
+    return std::string(buf.data());
+}
+
+std::string_view vdev_name(std::string_view devargs) noexcept {
+    return devargs.substr(0, devargs.find(','));
+}
+
+Result<std::string> parse_vdev(std::string_view text) {
+    text = trim(text);
+    constexpr std::string_view accepted =
+        "(accepted: DPDK devargs NAME[,key=value...] such as net_null0,size=64; NAME is letters, digits, '_')";
+    if (text.empty()) return make_error("empty vdev ", accepted);
+    const std::string_view name = vdev_name(text);
+    bool ok = !name.empty();
+    for (char c : name) ok = ok && (is_alnum(c) || c == '_');
+    for (char c : text) ok = ok && !is_space(c) && static_cast<unsigned char>(c) >= 0x20;
+    if (!ok) return make_error(quote(text), " is not vdev devargs ", accepted);
+    return std::string(text);
+}
+
+Result<std::string> parse_pcap(std::string_view text) {
+    text = trim(text);
+    if (text.empty()) return make_error("empty pcap path (accepted: a capture file path, or 'generated')");
+    for (char c : text) {
+        if (c == ',') {
+            return make_error(quote(text),
+                              ": a pcap path cannot contain ',' (net_pcap devargs use it as a separator; "
+                              "rename or symlink the file)");
+        }
+        if (static_cast<unsigned char>(c) < 0x20) {
+            return make_error(quote(text), ": a pcap path cannot contain control characters");
+        }
+    }
+    return std::string(text);
+}
+
+std::vector<std::string> split_args(std::string_view text) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && is_space(text[i])) ++i;
+        const std::size_t start = i;
+        while (i < text.size() && !is_space(text[i])) ++i;
+        if (i > start) out.emplace_back(text.substr(start, i - start));
+    }
+    return out;
+}
+
+std::string_view to_string(Tristate t) noexcept {
+    switch (t) {
+        case Tristate::automatic: return "auto";
+        case Tristate::on: return "yes";
+        case Tristate::off: return "no";
+    }
+    return "?";
+}
+
+std::string_view to_string(PortKind k) noexcept {
+    switch (k) {
+        case PortKind::pcap: return "pcap";
+        case PortKind::vdev: return "vdev";
+        case PortKind::pci: return "pci";
+    }
+    return "?";
+}
+
+}  // namespace rxinto::config::values

@@ -1,0 +1,85 @@
+// Value parsers shared by the INI reader (settings.cpp) and the command line
+// (cli.cpp), so that a setting accepts exactly the same spellings and ranges
+// in both places and is rejected with the same words.
+//
+// Each parser trims its input and returns either the value or an Error whose
+// message is only the reason, including what is accepted, e.g.
+//   "'0' is not in 1..512"
+//   "'maybe' is not a boolean (accepted: yes/no, true/false, on/off, 1/0)"
+// The caller prefixes "file:LINE: [section] key: " or "--option: ".
+// Nothing here throws (std::from_chars reports errors by value).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rxinto/base/result.hpp"
+#include "rxinto/config/settings.hpp"
+
+namespace rxinto::config::values {
+
+struct UintRange {
+    std::uint64_t min;
+    std::uint64_t max;
+};
+
+// The accepted ranges, in one place for the parsers, validate() and the docs.
+inline constexpr UintRange rx_queues_range{0, 1024};
+inline constexpr UintRange rx_desc_range{64, 16384};        // and a power of two
+inline constexpr UintRange memory_mb_range{16, 1048576};
+inline constexpr UintRange mbufs_range{1023, 16777215};     // or 0 (auto)
+inline constexpr UintRange cache_range{0, 512};             // RTE_MEMPOOL_CACHE_MAX_SIZE
+inline constexpr UintRange data_room_range{256, 65535};     // >= 128 headroom + 64-byte frame
+inline constexpr UintRange reassembly_held_range{0, 16777215};
+inline constexpr UintRange burst_range{1, 512};
+inline constexpr double max_duration_s = 31536000.0;        // one year
+
+/// Strips leading/trailing spaces, tabs, CR and LF.
+[[nodiscard]] std::string_view trim(std::string_view text) noexcept;
+
+/// Quotes a user-supplied value for a message: escapes control and non-ASCII
+/// bytes and shortens very long values, so an error line stays one readable line.
+[[nodiscard]] std::string quote(std::string_view text);
+
+/// Decimal unsigned integer (no sign, no 0x) in [range.min, range.max].
+[[nodiscard]] Result<std::uint64_t> parse_uint(std::string_view text, UintRange range);
+
+/// parse_uint narrowed to T (range must fit T).
+template <class T>
+[[nodiscard]] Result<T> parse_uint_as(std::string_view text, UintRange range) {
+    auto r = parse_uint(text, range);
+    if (!r) return std::move(r).error();
+    return static_cast<T>(r.value());
+}
+
+[[nodiscard]] Result<std::uint16_t> parse_rx_desc(std::string_view text);  // 64..16384, power of two
+[[nodiscard]] Result<std::uint32_t> parse_mbufs(std::string_view text);    // 0 or 1023..16777215
+[[nodiscard]] Result<double> parse_duration(std::string_view text);        // seconds, 0..1 year
+
+/// yes/no, true/false, on/off, 1/0 (any case).
+[[nodiscard]] Result<bool> parse_bool(std::string_view text);
+/// auto/automatic/default, or any boolean spelling for on/off (any case).
+[[nodiscard]] Result<Tristate> parse_tristate(std::string_view text);
+/// emergency..debug or 1..8; returns the level name.
+[[nodiscard]] Result<std::string> parse_log_level(std::string_view text);
+/// EAL -l list: digits and , - @ ( ) only, non-empty.
+[[nodiscard]] Result<std::string> parse_lcores(std::string_view text);
+/// EAL --file-prefix: [A-Za-z0-9_-], non-empty.
+[[nodiscard]] Result<std::string> parse_file_prefix(std::string_view text);
+/// DOMAIN:BUS:DEV.FN or BUS:DEV.FN (hex); returns "dddd:bb:dd.f" in lower case.
+[[nodiscard]] Result<std::string> parse_pci_address(std::string_view text);
+/// DPDK vdev devargs "name[,key=value...]"; the name is [A-Za-z0-9_]+.
+[[nodiscard]] Result<std::string> parse_vdev(std::string_view text);
+/// A capture file path, or "generated"; no ',' (it would split net_pcap's devargs).
+[[nodiscard]] Result<std::string> parse_pcap(std::string_view text);
+/// The device name part of vdev devargs ("net_null0" of "net_null0,size=64").
+[[nodiscard]] std::string_view vdev_name(std::string_view devargs) noexcept;
+/// Splits at runs of spaces/tabs; no quoting (EAL arguments rarely need it).
+[[nodiscard]] std::vector<std::string> split_args(std::string_view text);
+
+[[nodiscard]] std::string_view to_string(Tristate t) noexcept;
+[[nodiscard]] std::string_view to_string(PortKind k) noexcept;
+
+}  // namespace rxinto::config::values

@@ -1,0 +1,600 @@
+// load_file() / validate() / defaults(): INI files through rte_cfgfile, no EAL.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "rxinto/config/settings.hpp"
+#include "rxinto/config/values.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace rxinto::config;
+
+/// The source tree: meson test sets RXINTO_SOURCE_DIR; when the binary is run
+/// by hand from the build directory, __FILE__ (relative to it) still works.
+fs::path source_dir() {
+    if (const char* env = std::getenv("RXINTO_SOURCE_DIR"); env != nullptr && *env != '\0') return env;
+    return (fs::path(__FILE__).parent_path() / ".." / "..").lexically_normal();
+}
+
+std::string example(const char* name) { return (source_dir() / "config" / name).string(); }
+
+/// Expects every part to occur in the message (file, section, key, reason...).
+void expect_contains_all(const std::string& message, std::initializer_list<std::string> parts) {
+    for (const std::string& p : parts) {
+        EXPECT_NE(message.find(p), std::string::npos) << "missing '" << p << "' in: " << message;
+    }
+}
+
+class ConfigFile : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string tmpl = (fs::temp_directory_path() / "rxinto-test-config-XXXXXX").string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+        dir_ = tmpl;
+    }
+    void TearDown() override {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+
+    std::string write(const std::string& text, const std::string& name = "x.ini") {
+        const fs::path p = dir_ / name;
+        fs::create_directories(p.parent_path());
+        std::ofstream(p, std::ios::binary) << text;
+        return p.string();
+    }
+
+    Settings load_ok(const std::string& text) {
+        const std::string path = write(text);
+        auto r = load_file(path);
+        EXPECT_TRUE(r.ok()) << r.error().message;
+        return r.ok() ? r.value() : Settings{};
+    }
+
+    /// Loads text that must be rejected; returns the message.
+    std::string load_error(const std::string& text) {
+        const std::string path = write(text);
+        auto r = load_file(path);
+        EXPECT_FALSE(r.ok()) << "accepted:\n" << text;
+        return r.ok() ? std::string() : r.error().message;
+    }
+
+    fs::path dir_;
+};
+
+// ------------------------------------------------------------ examples
+
+TEST(ConfigExamples, ReplayIniEqualsDefaults) {
+    auto r = load_file(example("replay.ini"));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    const Settings& s = r.value();
+    const Settings d = defaults();
+    // Field by field first, so that a drift says which field.
+    EXPECT_EQ(s.eal.lcores, d.eal.lcores);
+    EXPECT_EQ(s.eal.hugepages, d.eal.hugepages);
+    EXPECT_EQ(s.eal.memory_mb, d.eal.memory_mb);
+    EXPECT_EQ(s.eal.file_prefix, d.eal.file_prefix);
+    EXPECT_EQ(s.eal.in_memory, d.eal.in_memory);
+    EXPECT_EQ(s.eal.log_level, d.eal.log_level);
+    EXPECT_EQ(s.eal.extra_args, d.eal.extra_args);
+    ASSERT_EQ(s.ports.size(), d.ports.size());
+    for (std::size_t i = 0; i < s.ports.size(); ++i) {
+        EXPECT_EQ(s.ports[i].kind, d.ports[i].kind);
+        EXPECT_EQ(s.ports[i].source, d.ports[i].source);
+        EXPECT_EQ(s.ports[i].rx_queues, d.ports[i].rx_queues);
+        EXPECT_EQ(s.ports[i].rx_desc, d.ports[i].rx_desc);
+        EXPECT_EQ(s.ports[i].promiscuous, d.ports[i].promiscuous);
+        EXPECT_EQ(s.ports[i].rss, d.ports[i].rss);
+        EXPECT_EQ(s.ports[i].checksum_offload, d.ports[i].checksum_offload);
+    }
+    EXPECT_EQ(s.mempool.mbufs, d.mempool.mbufs);
+    EXPECT_EQ(s.mempool.cache, d.mempool.cache);
+    EXPECT_EQ(s.mempool.data_room, d.mempool.data_room);
+    EXPECT_EQ(s.mempool.reassembly_held, d.mempool.reassembly_held);
+    EXPECT_EQ(s.run.burst, d.run.burst);
+    EXPECT_EQ(s.run.duration_s, d.run.duration_s);
+    EXPECT_EQ(s.run.progress, d.run.progress);
+    EXPECT_EQ(s.run.stats_json, d.run.stats_json);
+    EXPECT_TRUE(s == d);
+}
+
+TEST(ConfigExamples, DefaultsAreValid) {
+    EXPECT_TRUE(validate(defaults()).ok());
+    const Settings d = defaults();
+    ASSERT_EQ(d.ports.size(), 1U);
+    EXPECT_EQ(d.ports[0].kind, PortKind::pcap);
+    EXPECT_EQ(d.ports[0].source, generated_pcap);
+}
+
+TEST(ConfigExamples, EveryExampleLoads) {
+    for (const char* name : {"replay.ini", "pci.ini", "af_packet.ini", "af_xdp.ini"}) {
+        auto r = load_file(example(name));
+        EXPECT_TRUE(r.ok()) << name << ": " << r.error().message;
+    }
+}
+
+TEST(ConfigExamples, PciIni) {
+    auto r = load_file(example("pci.ini"));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    const Settings& s = r.value();
+    EXPECT_EQ(s.eal.lcores, "0-2");
+    EXPECT_EQ(s.eal.hugepages, Tristate::on);
+    ASSERT_EQ(s.ports.size(), 1U);
+    EXPECT_EQ(s.ports[0].kind, PortKind::pci);
+    EXPECT_EQ(s.ports[0].source, "0000:01:00.0");
+    EXPECT_EQ(s.ports[0].rx_queues, 2);
+    EXPECT_EQ(s.ports[0].rss, Tristate::automatic);
+}
+
+TEST(ConfigExamples, AfPacketAndAfXdpIni) {
+    auto p = load_file(example("af_packet.ini"));
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    ASSERT_EQ(p->ports.size(), 1U);
+    EXPECT_EQ(p->ports[0].kind, PortKind::vdev);
+    EXPECT_EQ(p->ports[0].source, "net_af_packet0,iface=eth0,qpairs=1");
+
+    auto x = load_file(example("af_xdp.ini"));
+    ASSERT_TRUE(x.ok()) << x.error().message;
+    ASSERT_EQ(x->ports.size(), 1U);
+    EXPECT_EQ(x->ports[0].kind, PortKind::vdev);
+    EXPECT_EQ(x->ports[0].source, "net_af_xdp0,iface=eth0,start_queue=0,queue_count=1");
+}
+
+// ------------------------------------------------------------ accepted input
+
+TEST_F(ConfigFile, EmptyFileGivesDefaults) { EXPECT_TRUE(load_ok("") == defaults()); }
+
+TEST_F(ConfigFile, CommentsOnlyGivesDefaults) {
+    EXPECT_TRUE(load_ok("; a comment\n# another = with [brackets]\n   # indented\n\n") == defaults());
+}
+
+TEST_F(ConfigFile, EveryKeyIsRead) {
+    const Settings s = load_ok(
+        "[eal]\n"
+        "lcores = 0,2-3@(1)\n"
+        "hugepages = no\n"
+        "memory_mb = 512\n"
+        "file_prefix = my_prefix-2\n"
+        "in_memory = yes\n"
+        "log_level = debug\n"
+        "eal_args = --huge-unlink   --no-telemetry\n"
+        "[port0]\n"
+        "vdev = net_null0,size=64\n"
+        "rx_queues = 4\n"
+        "rx_desc = 512\n"
+        "promiscuous = off\n"
+        "rss = on\n"
+        "checksum_offload = no\n"
+        "[mempool]\n"
+        "mbufs = 4095\n"
+        "cache = 128\n"
+        "data_room = 9000\n"
+        "reassembly_held = 0\n"
+        "[run]\n"
+        "burst = 64\n"
+        "duration = 2.5\n"
+        "progress = false\n"
+        "stats_json = out/summary.json\n");
+    EXPECT_EQ(s.eal.lcores, "0,2-3@(1)");
+    EXPECT_EQ(s.eal.hugepages, Tristate::off);
+    EXPECT_EQ(s.eal.memory_mb, 512U);
+    EXPECT_EQ(s.eal.file_prefix, "my_prefix-2");
+    EXPECT_TRUE(s.eal.in_memory);
+    EXPECT_EQ(s.eal.log_level, "debug");
+    EXPECT_EQ(s.eal.extra_args, (std::vector<std::string>{"--huge-unlink", "--no-telemetry"}));
+    ASSERT_EQ(s.ports.size(), 1U);
+    EXPECT_EQ(s.ports[0].kind, PortKind::vdev);
+    EXPECT_EQ(s.ports[0].source, "net_null0,size=64");  // '=' inside the value survives
+    EXPECT_EQ(s.ports[0].rx_queues, 4);
+    EXPECT_EQ(s.ports[0].rx_desc, 512);
+    EXPECT_FALSE(s.ports[0].promiscuous);
+    EXPECT_EQ(s.ports[0].rss, Tristate::on);
+    EXPECT_EQ(s.ports[0].checksum_offload, Tristate::off);
+    EXPECT_EQ(s.mempool.mbufs, 4095U);
+    EXPECT_EQ(s.mempool.cache, 128U);
+    EXPECT_EQ(s.mempool.data_room, 9000);
+    EXPECT_EQ(s.mempool.reassembly_held, 0U);
+    EXPECT_EQ(s.run.burst, 64);
+    EXPECT_DOUBLE_EQ(s.run.duration_s, 2.5);
+    EXPECT_FALSE(s.run.progress);
+    EXPECT_EQ(s.run.stats_json, "out/summary.json");
+}
+
+TEST_F(ConfigFile, ValuesAreTrimmedAndCommentsStripped) {
+    const Settings s = load_ok("  [ run ]  ; trailing comment\n\tburst   =   64   ; why 64\r\nprogress=no\r\n");
+    EXPECT_EQ(s.run.burst, 64);
+    EXPECT_FALSE(s.run.progress);
+}
+
+TEST_F(ConfigFile, EscapedSemicolonIsKept) {
+    const Settings s = load_ok("[eal]\neal_args = --a\\;b\n");
+    EXPECT_EQ(s.eal.extra_args, (std::vector<std::string>{"--a;b"}));
+}
+
+TEST_F(ConfigFile, HashCommentLinesMayContainAnything) {
+    // rte_cfgfile alone would read "# lcores = 9" as a key named "# lcores".
+    const Settings s = load_ok("# lcores = 9\n[eal]\n# lcores = 7\nlcores = 0-3\n#[port9]\n");
+    EXPECT_EQ(s.eal.lcores, "0-3");
+    EXPECT_EQ(s.ports, defaults().ports);
+}
+
+TEST_F(ConfigFile, Utf8BomIsIgnored) { EXPECT_EQ(load_ok("\xEF\xBB\xBF[run]\nburst = 8\n").run.burst, 8); }
+
+TEST_F(ConfigFile, BooleanSpellings) {
+    for (const char* t : {"yes", "true", "on", "1", "YES", "True", "On"}) {
+        EXPECT_TRUE(load_ok(std::string("[run]\nprogress = ") + t + "\n").run.progress) << t;
+    }
+    for (const char* f : {"no", "false", "off", "0", "NO", "False", "OFF"}) {
+        EXPECT_FALSE(load_ok(std::string("[run]\nprogress = ") + f + "\n").run.progress) << f;
+    }
+}
+
+TEST_F(ConfigFile, TristateSpellings) {
+    const auto hp = [&](const char* v) {
+        return load_ok(std::string("[eal]\nhugepages = ") + v + "\n").eal.hugepages;
+    };
+    for (const char* v : {"auto", "AUTO", "automatic", "default"}) EXPECT_EQ(hp(v), Tristate::automatic) << v;
+    for (const char* v : {"yes", "on", "true", "1"}) EXPECT_EQ(hp(v), Tristate::on) << v;
+    for (const char* v : {"no", "off", "false", "0"}) EXPECT_EQ(hp(v), Tristate::off) << v;
+}
+
+TEST_F(ConfigFile, LogLevelNumbersBecomeNames) {
+    // DPDK's numbering: RTE_LOG_EMERG = 1 .. RTE_LOG_NOTICE = 6 .. RTE_LOG_DEBUG = 8.
+    EXPECT_EQ(load_ok("[eal]\nlog_level = 6\n").eal.log_level, "notice");
+    EXPECT_EQ(load_ok("[eal]\nlog_level = 5\n").eal.log_level, "warning");
+    EXPECT_EQ(load_ok("[eal]\nlog_level = 1\n").eal.log_level, "emergency");
+    EXPECT_EQ(load_ok("[eal]\nlog_level = 8\n").eal.log_level, "debug");
+    EXPECT_EQ(load_ok("[eal]\nlog_level = WARNING\n").eal.log_level, "warning");
+}
+
+TEST_F(ConfigFile, PciAddressForms) {
+    EXPECT_EQ(load_ok("[port0]\npci = 0000:01:00.0\n").ports[0].source, "0000:01:00.0");
+    EXPECT_EQ(load_ok("[port0]\npci = 01:00.1\n").ports[0].source, "0000:01:00.1");
+    EXPECT_EQ(load_ok("[port0]\npci = 0000:AF:1F.7\n").ports[0].source, "0000:af:1f.7");
+    EXPECT_EQ(load_ok("[port0]\npci = 10000:3b:00.0\n").ports[0].source, "10000:3b:00.0");
+}
+
+TEST_F(ConfigFile, PortsReplaceDefaultAndAreOrderedByNumber) {
+    const Settings s = load_ok(
+        "[port7]\nvdev = net_null7\n"
+        "[port1]\nvdev = net_null1\n"
+        "[port3]\npcap = generated\n");
+    ASSERT_EQ(s.ports.size(), 3U);
+    EXPECT_EQ(s.ports[0].source, "net_null1");
+    EXPECT_EQ(s.ports[1].source, "generated");
+    EXPECT_EQ(s.ports[2].source, "net_null7");
+}
+
+TEST_F(ConfigFile, NoPortSectionKeepsDefaultPort) {
+    EXPECT_EQ(load_ok("[run]\nburst = 16\n").ports, defaults().ports);
+}
+
+TEST_F(ConfigFile, RelativePcapIsRelativeToConfigFile) {
+    write("", "caps/a.pcap");
+    const std::string path = write("[port0]\npcap = caps/a.pcap\n[port1]\npcap = /abs/b.pcap\n"
+                                   "[port2]\npcap = generated\n",
+                                   "sub/x.ini");
+    auto r = load_file(path);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_EQ(r->ports.size(), 3U);
+    EXPECT_EQ(r->ports[0].source, (dir_ / "sub" / "caps" / "a.pcap").string());
+    EXPECT_EQ(r->ports[1].source, "/abs/b.pcap");
+    EXPECT_EQ(r->ports[2].source, "generated");
+
+    // The config named by a relative path: the pcap is still found next to it,
+    // whatever the working directory is.
+    write("", "sub/caps/a.pcap");
+    const fs::path rel = fs::relative(path);
+    ASSERT_TRUE(rel.is_relative()) << rel;
+    auto r2 = load_file(rel.string());
+    ASSERT_TRUE(r2.ok()) << r2.error().message;
+    EXPECT_TRUE(fs::equivalent(r2->ports[0].source, dir_ / "sub" / "caps" / "a.pcap")) << r2->ports[0].source;
+}
+
+TEST_F(ConfigFile, LongestAcceptedLine) {
+    const std::string value(255, 'a');
+    EXPECT_EQ(load_ok("[run]\nstats_json = " + value + "\n").run.stats_json, value);
+}
+
+// ------------------------------------------------------------ file-level rejections
+
+TEST_F(ConfigFile, MissingFile) {
+    const std::string path = (dir_ / "nope.ini").string();
+    auto r = load_file(path);
+    ASSERT_FALSE(r.ok());
+    expect_contains_all(r.error().message, {path, "cannot open", "No such file"});
+}
+
+TEST_F(ConfigFile, DirectoryIsNotAConfigFile) {
+    auto r = load_file(dir_.string());
+    ASSERT_FALSE(r.ok());
+    expect_contains_all(r.error().message, {dir_.string(), "not a regular file"});
+}
+
+TEST_F(ConfigFile, DeviceIsNotAConfigFile) {
+    auto r = load_file("/dev/null");
+    ASSERT_FALSE(r.ok());
+    expect_contains_all(r.error().message, {"/dev/null", "not a regular file"});
+}
+
+TEST_F(ConfigFile, PipeIsRead) {
+    // As with rxinto --config <(sed ... config/pci.ini).
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const std::string text = "[run]\nburst = 128\n";
+    ASSERT_EQ(::write(fds[1], text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    ::close(fds[1]);
+    auto r = load_file("/proc/self/fd/" + std::to_string(fds[0]));
+    ::close(fds[0]);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->run.burst, 128);
+}
+
+TEST_F(ConfigFile, TooLargeFile) {
+    const std::string msg = load_error("[run]\n" + std::string(2U << 20, ';') + "\n");
+    expect_contains_all(msg, {"x.ini", "too large"});
+}
+
+TEST_F(ConfigFile, UnreadableFile) {
+    if (::geteuid() == 0) GTEST_SKIP() << "root reads files whatever their mode";
+    const std::string path = write("[run]\n");
+    fs::permissions(path, fs::perms::none);
+    auto r = load_file(path);
+    ASSERT_FALSE(r.ok());
+    expect_contains_all(r.error().message, {path, "cannot open", "Permission denied"});
+}
+
+// ------------------------------------------------------------ malformed lines (prescan)
+
+struct MalformedCase {
+    const char* text;
+    const char* line;    ///< ":N:" expected in the message
+    const char* reason;  ///< words expected in the message
+};
+
+TEST_F(ConfigFile, MalformedLinesNameTheLine) {
+    const std::string long_line = "[run]\nstats_json = " + std::string(400, 'x') + "\n";
+    const std::string long_key = "[run]\n" + std::string(70, 'k') + " = 1\n";
+    const std::string long_value = "[run]\nstats_json = " + std::string(300, 'v') + "\n";
+    const MalformedCase cases[] = {
+        {"[run]\nburst = 4\ngarbage\n", ":3:", "expected '[section]' or 'key = value'"},
+        {"[run\nburst = 4\n", ":1:", "missing ']'"},
+        {"[run] burst = 4\n", ":1:", "unexpected text after ']'"},
+        {"[]\n", ":1:", "empty section name"},
+        {"burst = 4\n[run]\n", ":1:", "outside any section"},
+        {"[run]\n= 4\n", ":2:", "missing key"},
+        {"[run]\nburst = 4\x01\n", ":2:", "control character 0x01"},
+        {long_line.c_str(), ":2:", "line is too long"},
+        {long_key.c_str(), ":2:", "too long"},
+        {long_value.c_str(), ":2:", "value is too long"},
+    };
+    for (const MalformedCase& c : cases) {
+        const std::string msg = load_error(c.text);
+        expect_contains_all(msg, {"x.ini" + std::string(c.line), c.reason});
+    }
+}
+
+TEST_F(ConfigFile, NulByteInLine) {
+    const std::string msg = load_error(std::string("[run]\nburst = 4\0 5\n", 19));
+    expect_contains_all(msg, {"x.ini:2:", "control character 0x00"});
+}
+
+TEST_F(ConfigFile, DuplicateKey) {
+    const std::string msg = load_error("[eal]\nlcores = 0-1\nmemory_mb = 64\nlcores = 0-3\n");
+    expect_contains_all(msg, {"x.ini:4:", "[eal] lcores", "duplicate key", "line 2"});
+}
+
+TEST_F(ConfigFile, DuplicateSection) {
+    const std::string msg = load_error("[run]\nburst = 4\n[eal]\n[run]\nprogress = no\n");
+    expect_contains_all(msg, {"x.ini:4:", "[run]", "duplicate section", "line 1"});
+}
+
+TEST_F(ConfigFile, DuplicatePortSection) {
+    const std::string msg = load_error("[port0]\npcap = generated\n[port0]\nvdev = net_null0\n");
+    expect_contains_all(msg, {"x.ini:3:", "[port0]", "duplicate section"});
+}
+
+// ------------------------------------------------------------ schema rejections
+
+TEST_F(ConfigFile, UnknownSection) {
+    for (const char* name : {"foo", "port32", "port01", "port", "PORT0", "Eal"}) {
+        const std::string msg = load_error(std::string("[run]\nburst = 4\n[") + name + "]\n");
+        expect_contains_all(msg, {"x.ini:3:", std::string("[") + name + "]", "unknown section",
+                                  "eal, port0..port31, mempool, run"});
+    }
+}
+
+TEST_F(ConfigFile, UnknownKey) {
+    struct Case {
+        const char* section;
+        const char* key;
+        const char* accepted;
+    };
+    for (const Case& c : {Case{"eal", "lcore", "lcores, hugepages"}, Case{"port0", "queues", "rx_queues"},
+                          Case{"mempool", "size", "mbufs"}, Case{"run", "Burst", "burst, duration"}}) {
+        std::string text = std::string("[") + c.section + "]\n";
+        if (std::string(c.section) == "port0") text += "pcap = generated\n";
+        text += std::string(c.key) + " = 1\n";
+        const std::string msg = load_error(text);
+        expect_contains_all(msg, {"x.ini:", std::string("[") + c.section + "] " + c.key, "unknown key", c.accepted});
+    }
+}
+
+struct BadValue {
+    const char* section;
+    const char* key;
+    const char* value;
+    const char* reason;
+};
+
+TEST_F(ConfigFile, BadValues) {
+    const BadValue cases[] = {
+        {"eal", "lcores", "a-b", "not an lcore list"},
+        {"eal", "lcores", "", "empty lcore list"},
+        {"eal", "lcores", "0 1", "not an lcore list"},
+        {"eal", "hugepages", "maybe", "not auto/yes/no"},
+        {"eal", "memory_mb", "15", "'15' is not in 16..1048576"},
+        {"eal", "memory_mb", "1048577", "is not in 16..1048576"},
+        {"eal", "memory_mb", "abc", "not a number (accepted: 16..1048576)"},
+        {"eal", "memory_mb", "-16", "not a number"},
+        {"eal", "memory_mb", "0x100", "not a number"},
+        {"eal", "memory_mb", "99999999999999999999999", "is not in 16..1048576"},
+        {"eal", "memory_mb", "", "empty value"},
+        {"eal", "file_prefix", "a/b", "not a file prefix"},
+        {"eal", "file_prefix", "", "empty file prefix"},
+        {"eal", "in_memory", "maybe", "not a boolean (accepted: yes/no"},
+        {"eal", "log_level", "loud", "not a log level"},
+        {"eal", "log_level", "9", "not a log level"},
+        {"eal", "log_level", "0", "not a log level"},
+        {"port0", "pcap", "", "empty pcap path"},
+        {"port0", "pcap", "a,b.pcap", "cannot contain ','"},
+        {"port0", "vdev", "net null0", "not vdev devargs"},
+        {"port0", "vdev", ",size=64", "not vdev devargs"},
+        {"port0", "pci", "01:00", "not a PCI address"},
+        {"port0", "pci", "0000:01:20.0", "not a PCI address"},
+        {"port0", "pci", "0000:01:00.8", "not a PCI address"},
+        {"port0", "pci", "0000:100:00.0", "not a PCI address"},
+        {"port0", "pci", "eth0", "not a PCI address"},
+        {"port0", "rx_queues", "1025", "is not in 0..1024"},
+        {"port0", "rx_desc", "100", "not a power of two"},
+        {"port0", "rx_desc", "32", "is not in 64..16384"},
+        {"port0", "rx_desc", "32768", "is not in 64..16384"},
+        {"port0", "promiscuous", "2", "not a boolean"},
+        {"port0", "rss", "sometimes", "not auto/yes/no"},
+        {"port0", "checksum_offload", "x", "not auto/yes/no"},
+        {"mempool", "mbufs", "100", "is not 0 or a number in 1023..16777215"},
+        {"mempool", "mbufs", "16777216", "is not 0 or a number in 1023..16777215"},
+        {"mempool", "cache", "513", "is not in 0..512"},
+        {"mempool", "data_room", "255", "is not in 256..65535"},
+        {"mempool", "data_room", "65536", "is not in 256..65535"},
+        {"mempool", "reassembly_held", "16777216", "is not in 0..16777215"},
+        {"run", "burst", "0", "'0' is not in 1..512"},
+        {"run", "burst", "513", "is not in 1..512"},
+        {"run", "duration", "-1", "not a number of seconds"},
+        {"run", "duration", "inf", "not a number of seconds"},
+        {"run", "duration", "1e3", "not a number of seconds"},
+        {"run", "duration", "1.2.3", "not a number of seconds"},
+        {"run", "duration", ".", "not a number of seconds"},
+        {"run", "duration", "31536001", "out of range"},
+        {"run", "progress", "yep", "not a boolean"},
+    };
+    for (const BadValue& c : cases) {
+        const bool port = std::string(c.section) == "port0";
+        const bool source_key = port && (std::string(c.key) == "pcap" || std::string(c.key) == "vdev" ||
+                                         std::string(c.key) == "pci");
+        std::string text = std::string("; bad value test\n[") + c.section + "]\n";
+        if (port && !source_key) text += "vdev = net_null0\n";
+        text += std::string(c.key) + " = " + c.value + "\n";
+        const std::string line = port && !source_key ? ":4:" : ":3:";
+        const std::string msg = load_error(text);
+        expect_contains_all(msg, {"x.ini" + line, std::string("[") + c.section + "] " + c.key, c.reason});
+    }
+}
+
+TEST_F(ConfigFile, BadValueMessageFormat) {
+    EXPECT_EQ(load_error("[run]\nburst = 0\n"), (dir_ / "x.ini").string() + ":2: [run] burst: '0' is not in 1..512");
+}
+
+TEST_F(ConfigFile, HugeBadValueIsShortenedInMessage) {
+    const std::string msg = load_error("[run]\nburst = " + std::string(200, '9') + "\n");
+    expect_contains_all(msg, {"[run] burst", "...", "is not in 1..512"});
+    EXPECT_LT(msg.size(), 200U + dir_.string().size());
+}
+
+TEST_F(ConfigFile, PortWithTwoSources) {
+    const std::string msg = load_error("[port0]\npcap = generated\nvdev = net_null0\n");
+    expect_contains_all(msg, {"x.ini:3:", "[port0] vdev", "conflicts with pcap", "exactly one of pcap, vdev, pci"});
+}
+
+TEST_F(ConfigFile, PortWithoutSource) {
+    const std::string msg = load_error("[port0]\npcap = generated\n[port1]\nrx_queues = 2\n");
+    expect_contains_all(msg, {"x.ini:3:", "[port1]", "no packet source", "pcap", "vdev", "pci"});
+}
+
+TEST_F(ConfigFile, SameDeviceOnTwoPorts) {
+    const std::string msg = load_error("[port0]\nvdev = net_null0\n[port1]\nvdev = net_null0,size=128\n");
+    expect_contains_all(msg, {"x.ini", "[port1] vdev", "same device as port0"});
+    const std::string msg2 = load_error("[port0]\npci = 0000:01:00.0\n[port1]\npci = 01:00.0\n");
+    expect_contains_all(msg2, {"x.ini", "[port1] pci", "same device as port0"});
+}
+
+// ------------------------------------------------------------ validate()
+
+TEST(Validate, NoPorts) {
+    Settings s = defaults();
+    s.ports.clear();
+    auto st = validate(s);
+    ASSERT_FALSE(st.ok());
+    expect_contains_all(st.error().message, {"ports", "none configured"});
+}
+
+TEST(Validate, TooManyPorts) {
+    Settings s = defaults();
+    s.ports.assign(max_ports + 1, PortSettings{});
+    auto st = validate(s);
+    ASSERT_FALSE(st.ok());
+    expect_contains_all(st.error().message, {"ports", "33", "at most 32"});
+    s.ports.resize(max_ports);
+    EXPECT_TRUE(validate(s).ok());
+}
+
+TEST(Validate, NamesTheSetting) {
+    struct Case {
+        void (*change)(Settings&);
+        const char* words;
+    };
+    const Case cases[] = {
+        {[](Settings& s) { s.run.burst = 0; }, "[run] burst"},
+        {[](Settings& s) { s.run.burst = 513; }, "[run] burst"},
+        {[](Settings& s) { s.run.duration_s = -1; }, "[run] duration"},
+        {[](Settings& s) { s.mempool.mbufs = 5; }, "[mempool] mbufs"},
+        {[](Settings& s) { s.mempool.cache = 1000; }, "[mempool] cache"},
+        {[](Settings& s) { s.mempool.data_room = 100; }, "[mempool] data_room"},
+        {[](Settings& s) { s.eal.memory_mb = 1; }, "[eal] memory_mb"},
+        {[](Settings& s) { s.eal.lcores = ""; }, "[eal] lcores"},
+        {[](Settings& s) { s.eal.file_prefix = "a b"; }, "[eal] file_prefix"},
+        {[](Settings& s) { s.eal.log_level = "loud"; }, "[eal] log_level"},
+        {[](Settings& s) { s.ports[0].rx_desc = 1000; }, "[port0] rx_desc"},
+        {[](Settings& s) { s.ports[0].rx_queues = 2000; }, "[port0] rx_queues"},
+        {[](Settings& s) { s.ports[0].source = ""; }, "[port0] pcap"},
+        {[](Settings& s) {
+             s.ports[0].kind = PortKind::pci;
+             s.ports[0].source = "nope";
+         },
+         "[port0] pci"},
+    };
+    for (const Case& c : cases) {
+        Settings s = defaults();
+        c.change(s);
+        auto st = validate(s);
+        ASSERT_FALSE(st.ok()) << c.words;
+        expect_contains_all(st.error().message, {c.words});
+    }
+}
+
+TEST(SettingsEquality, DetectsEachDifference) {
+    const Settings d = defaults();
+    Settings s = d;
+    EXPECT_TRUE(s == d);
+    s.run.duration_s = 1;
+    EXPECT_FALSE(s == d);
+    s = d;
+    s.ports[0].rss = Tristate::on;
+    EXPECT_FALSE(s == d);
+    s = d;
+    s.eal.extra_args.push_back("--x");
+    EXPECT_FALSE(s == d);
+    s = d;
+    s.mempool.reassembly_held = 1;
+    EXPECT_FALSE(s == d);
+}
+
+}  // namespace
