@@ -13,24 +13,15 @@
 
 #include <rte_common.h>
 
+#include "rxinto/stats/counter.hpp"
+
 struct rte_mbuf;
 
 namespace rxinto::capture {
 
 inline constexpr std::uint16_t max_burst = 512;
 
-/// Single-writer counter: the owner lcore adds with a relaxed load + store (no
-/// locked instruction), any lcore may read.
-class counter {
-public:
-    void add(std::uint64_t n) noexcept {
-        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    }
-    [[nodiscard]] std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
-
-private:
-    std::atomic<std::uint64_t> v_{0};
-};
+using stats::counter;
 
 struct alignas(RTE_CACHE_LINE_SIZE) QueueCounters {
     counter packets;
