@@ -34,7 +34,7 @@ secs=${RXINTO_FUZZ_SECONDS:-30}
 fuzz_pass=0
 fuzz_fail=0
 for f in build-fuzz/test/fuzz/fuzz_*; do
-  [ -x "$f" ] || continue
+  [ -f "$f" ] && [ -x "$f" ] || continue  # not the .p object directories
   name=$(basename "$f")
   work=$(mktemp -d)
   [ -d "test/fuzz/corpus_${name#fuzz_}" ] && cp -r "test/fuzz/corpus_${name#fuzz_}/." "$work/"
