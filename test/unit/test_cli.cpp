@@ -125,6 +125,17 @@ TEST(Cli, EveryValueOptionInBothForms) {
          [](const Settings& s) {
              return s.ports.size() == 1 && s.ports[0].kind == PortKind::pci && s.ports[0].source == "0000:01:00.0";
          }},
+        {"--streams-dir", "out/streams", [](const Settings& s) { return s.tcp.streams_dir == "out/streams"; }},
+        {"--streams-dir", "/abs/streams", [](const Settings& s) { return s.tcp.streams_dir == "/abs/streams"; }},
+        {"--overlap", "first", [](const Settings& s) { return s.tcp.overlap == "first"; }},
+        {"--overlap", "last", [](const Settings& s) { return s.tcp.overlap == "last"; }},
+        {"--overlap", "LAST", [](const Settings& s) { return s.tcp.overlap == "last"; }},
+        {"--checksum", "auto", [](const Settings& s) { return s.tcp.checksum == "auto"; }},
+        {"--checksum", "verify", [](const Settings& s) { return s.tcp.checksum == "verify"; }},
+        {"--checksum", "ignore", [](const Settings& s) { return s.tcp.checksum == "ignore"; }},
+        {"--checksum", "Verify", [](const Settings& s) { return s.tcp.checksum == "verify"; }},
+        {"--max-flows", "8", [](const Settings& s) { return s.tcp.max_flows == 8; }},
+        {"--max-flows", "16777216", [](const Settings& s) { return s.tcp.max_flows == 16777216; }},
     };
     for (const ValueCase& c : cases) {
         const CliOptions separate = parse_ok({c.option, c.value});
@@ -141,6 +152,29 @@ TEST(Cli, Flags) {
     EXPECT_FALSE(parse_ok({"--no-progress"}).settings.run.progress);
     EXPECT_FALSE(parse_ok({"-q"}).settings.run.progress);
     EXPECT_FALSE(parse_ok({"--quiet"}).settings.run.progress);
+    EXPECT_FALSE(parse_ok({"--no-midstream"}).settings.tcp.midstream);
+    EXPECT_FALSE(parse_ok({"--no-tcp"}).settings.tcp.enabled);
+}
+
+TEST(Cli, TcpFlagsChangeOnlyTheirField) {
+    Settings want = defaults();
+    want.tcp.midstream = false;
+    EXPECT_TRUE(parse_ok({"--no-midstream"}).settings == want);
+    want = defaults();
+    want.tcp.enabled = false;
+    EXPECT_TRUE(parse_ok({"--no-tcp"}).settings == want);
+    want = defaults();
+    want.tcp.max_flows = 1000;
+    EXPECT_TRUE(parse_ok({"--max-flows=1000"}).settings == want);
+}
+
+TEST(Cli, StreamsDirIsKeptAsGiven) {
+    // On the command line a relative directory is relative to the working
+    // directory (as --pcap and --stats-json), so it is not rewritten.
+    EXPECT_EQ(parse_ok({"--streams-dir", "../out"}).settings.tcp.streams_dir, "../out");
+    EXPECT_EQ(parse_ok({"--streams-dir", " out "}).settings.tcp.streams_dir, "out");
+    // Empty: write nothing (undoes a streams_dir from a config file).
+    EXPECT_TRUE(parse_ok({"--streams-dir="}).settings.tcp.streams_dir.empty());
 }
 
 TEST(Cli, ValueMayContainEqualsSign) {
@@ -223,6 +257,44 @@ TEST_F(CliWithConfig, PortOptionsReplaceTheFilePorts) {
     EXPECT_EQ(q.ports[1].rx_queues, 3);
 }
 
+TEST_F(CliWithConfig, TcpOptionsOverrideTheFile) {
+    const std::string path = (dir_ / "sub" / "tcp.ini").string();
+    fs::create_directories(dir_ / "sub");
+    std::ofstream(path) << "[tcp]\nstreams_dir = streams\noverlap = last\nchecksum = ignore\n"
+                           "midstream = yes\nmax_flows = 100\ntimeout_syn = 3\n";
+    const Settings file = parse_ok({"--config", path}).settings;
+    EXPECT_EQ(file.tcp.streams_dir, (dir_ / "sub" / "streams").string());  // next to the file
+    EXPECT_EQ(file.tcp.overlap, "last");
+    EXPECT_EQ(file.tcp.max_flows, 100U);
+
+    const Settings s = parse_ok({"--overlap", "first", "--config", path, "--checksum=verify", "--max-flows",
+                                 "200", "--no-midstream", "--streams-dir", "here"})
+                           .settings;
+    EXPECT_EQ(s.tcp.overlap, "first");
+    EXPECT_EQ(s.tcp.checksum, "verify");
+    EXPECT_EQ(s.tcp.max_flows, 200U);
+    EXPECT_FALSE(s.tcp.midstream);
+    EXPECT_EQ(s.tcp.streams_dir, "here");  // the option's own, as given
+    EXPECT_DOUBLE_EQ(s.tcp.timeout_syn_s, 3);  // from the file
+
+    // --no-tcp with the file's streams_dir: an error naming the file; clearing
+    // the directory as well makes it a packet count.
+    expect_contains_all(parse_error({"--config", path, "--no-tcp"}),
+                        {"[tcp] streams_dir", "reassembly is off", "after applying options to " + path});
+    const Settings counting = parse_ok({"--config", path, "--no-tcp", "--streams-dir="}).settings;
+    EXPECT_FALSE(counting.tcp.enabled);
+    EXPECT_TRUE(counting.tcp.streams_dir.empty());
+}
+
+TEST_F(CliWithConfig, BadTcpConfigIsReported) {
+    std::ofstream((dir_ / "bad.ini").string()) << "[tcp]\n\nchecksum = sometimes\n";
+    expect_contains_all(parse_error({"--config", (dir_ / "bad.ini").string()}),
+                        {"bad.ini:3:", "[tcp] checksum", "not a checksum mode"});
+    std::ofstream((dir_ / "segs.ini").string()) << "[tcp]\nmax_segments = 64\n";
+    expect_contains_all(parse_error({"--config", (dir_ / "segs.ini").string()}),
+                        {"segs.ini: [tcp] stream_max_segments: 4096 is more than max_segments 64"});
+}
+
 TEST_F(CliWithConfig, BadConfigFileIsReported) {
     std::ofstream((dir_ / "bad.ini").string()) << "[run]\nburst = 0\n";
     const std::string msg = parse_error({"--config", (dir_ / "bad.ini").string()});
@@ -263,6 +335,8 @@ TEST(CliErrors, MissingValue) {
 TEST(CliErrors, FlagWithValue) {
     expect_contains_all(parse_error({"--in-memory=yes"}), {"--in-memory", "takes no value"});
     expect_contains_all(parse_error({"--help=1"}), {"--help", "takes no value"});
+    expect_contains_all(parse_error({"--no-tcp=yes"}), {"--no-tcp", "takes no value"});
+    expect_contains_all(parse_error({"--no-midstream=1"}), {"--no-midstream", "takes no value"});
 }
 
 TEST(CliErrors, BadValues) {
@@ -288,6 +362,14 @@ TEST(CliErrors, BadValues) {
         {"--pcap", "a,b.pcap", "cannot contain ','"},
         {"--pcap", "", "empty pcap path"},
         {"--eal", "", "empty argument"},
+        {"--overlap", "both", "'both' is not an overlap policy (accepted: first, last)"},
+        {"--overlap", "", "not an overlap policy"},
+        {"--checksum", "on", "'on' is not a checksum mode (accepted: auto, verify, ignore)"},
+        {"--checksum", "", "not a checksum mode"},
+        {"--max-flows", "7", "'7' is not in 8..16777216"},
+        {"--max-flows", "16777217", "is not in 8..16777216"},
+        {"--max-flows", "lots", "not a number (accepted: 8..16777216)"},
+        {"--streams-dir", "a\tb\nc", "cannot contain control characters"},
     };
     for (const Case& c : cases) {
         const std::string msg = parse_error({c.option, c.value});
@@ -302,6 +384,10 @@ TEST(CliErrors, CrossFieldValidation) {
     expect_contains_all(parse_error(many), {"--vdev", "too many ports", "32"});
     expect_contains_all(parse_error({"--vdev", "net_null0", "--vdev", "net_null0,size=1"}),
                         {"[port1] vdev", "same device as port0"});
+    // Streams need reassembly, whatever the order of the two options.
+    expect_contains_all(parse_error({"--no-tcp", "--streams-dir", "out"}),
+                        {"settings: ", "[tcp] streams_dir", "reassembly is off"});
+    expect_contains_all(parse_error({"--streams-dir=out", "--no-tcp"}), {"[tcp] streams_dir", "--no-tcp"});
 }
 
 // ------------------------------------------------------------ usage
@@ -337,6 +423,9 @@ TEST(Usage, ExplainsDefaultsFallbackAndExitCodes) {
     expect_contains_all(u, {"Usage: rxinto", "config/replay.ini", "generated capture", "--no-huge",
                             "no free hugepages", "Exit status", "0 success", "2 bad usage or configuration",
                             "1 runtime failure", "--opt VALUE or --opt=VALUE"});
+    // The intro says what rxinto does with TCP.
+    expect_contains_all(u, {"TCP streams are reassembled", "--no-tcp: count packets only", "with --streams-dir",
+                            "written out", "DIR/index.jsonl"});
     // Lines fit an 80-column terminal.
     std::size_t start = 0;
     while (start < u.size()) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -103,7 +104,39 @@ TEST(ConfigExamples, ReplayIniEqualsDefaults) {
     EXPECT_EQ(s.run.duration_s, d.run.duration_s);
     EXPECT_EQ(s.run.progress, d.run.progress);
     EXPECT_EQ(s.run.stats_json, d.run.stats_json);
+    EXPECT_EQ(s.tcp.enabled, d.tcp.enabled);
+    EXPECT_EQ(s.tcp.streams_dir, d.tcp.streams_dir);
+    EXPECT_EQ(s.tcp.overlap, d.tcp.overlap);
+    EXPECT_EQ(s.tcp.checksum, d.tcp.checksum);
+    EXPECT_EQ(s.tcp.midstream, d.tcp.midstream);
+    EXPECT_EQ(s.tcp.max_flows, d.tcp.max_flows);
+    EXPECT_EQ(s.tcp.max_segments, d.tcp.max_segments);
+    EXPECT_EQ(s.tcp.stream_max_segments, d.tcp.stream_max_segments);
+    EXPECT_EQ(s.tcp.stream_max_bytes, d.tcp.stream_max_bytes);
+    EXPECT_EQ(s.tcp.stream_max_ooo_bytes, d.tcp.stream_max_ooo_bytes);
+    EXPECT_EQ(s.tcp.timeout_syn_s, d.tcp.timeout_syn_s);
+    EXPECT_EQ(s.tcp.timeout_established_s, d.tcp.timeout_established_s);
+    EXPECT_EQ(s.tcp.timeout_closing_s, d.tcp.timeout_closing_s);
+    EXPECT_EQ(s.tcp.timeout_closed_s, d.tcp.timeout_closed_s);
+    EXPECT_EQ(s.tcp.ip_reassembly, d.tcp.ip_reassembly);
+    EXPECT_EQ(s.tcp.mempool_low_water, d.tcp.mempool_low_water);
     EXPECT_TRUE(s == d);
+}
+
+TEST(ConfigExamples, ReplayIniDocumentsEveryTcpKey) {
+    // Every [tcp] key is written out (not only left to its default).
+    std::ifstream in(example("replay.ini"));
+    ASSERT_TRUE(in) << example("replay.ini");
+    std::string text = "\n";
+    for (std::string line; std::getline(in, line);) text += line + "\n";
+    const std::size_t tcp = text.find("\n[tcp]\n");
+    ASSERT_NE(tcp, std::string::npos);
+    for (const char* key : {"enabled", "streams_dir", "overlap", "checksum", "midstream", "max_flows",
+                            "max_segments", "stream_max_segments", "stream_max_bytes", "stream_max_ooo_bytes",
+                            "timeout_syn", "timeout_established", "timeout_closing", "timeout_closed",
+                            "ip_reassembly", "mempool_low_water"}) {
+        EXPECT_NE(text.find("\n" + std::string(key) + " =", tcp), std::string::npos) << key;
+    }
 }
 
 TEST(ConfigExamples, DefaultsAreValid) {
@@ -132,6 +165,8 @@ TEST(ConfigExamples, PciIni) {
     EXPECT_EQ(s.ports[0].source, "0000:01:00.0");
     EXPECT_EQ(s.ports[0].rx_queues, 2);
     EXPECT_EQ(s.ports[0].rss, Tristate::automatic);
+    EXPECT_EQ(s.tcp.max_flows, 262144U);
+    EXPECT_TRUE(s.tcp.streams_dir.empty());
 }
 
 TEST(ConfigExamples, AfPacketAndAfXdpIni) {
@@ -207,6 +242,78 @@ TEST_F(ConfigFile, EveryKeyIsRead) {
     EXPECT_FALSE(s.run.progress);
     EXPECT_EQ(s.run.stats_json, "out/summary.json");
 }
+
+TEST_F(ConfigFile, EveryTcpKeyIsRead) {
+    const Settings s = load_ok(
+        "[tcp]\n"
+        "enabled = no\n"
+        "overlap = last\n"
+        "checksum = verify\n"
+        "midstream = off\n"
+        "max_flows = 8\n"
+        "max_segments = 64\n"
+        "stream_max_segments = 64\n"
+        "stream_max_bytes = 4096\n"
+        "stream_max_ooo_bytes = 1\n"
+        "timeout_syn = 0.25\n"
+        "timeout_established = 86400\n"
+        "timeout_closing = 7.\n"
+        "timeout_closed = .5\n"
+        "ip_reassembly = false\n"
+        "mempool_low_water = 16777215\n");
+    EXPECT_FALSE(s.tcp.enabled);
+    EXPECT_TRUE(s.tcp.streams_dir.empty());
+    EXPECT_EQ(s.tcp.overlap, "last");
+    EXPECT_EQ(s.tcp.checksum, "verify");
+    EXPECT_FALSE(s.tcp.midstream);
+    EXPECT_EQ(s.tcp.max_flows, 8U);
+    EXPECT_EQ(s.tcp.max_segments, 64U);
+    EXPECT_EQ(s.tcp.stream_max_segments, 64U);
+    EXPECT_EQ(s.tcp.stream_max_bytes, 4096U);
+    EXPECT_EQ(s.tcp.stream_max_ooo_bytes, 1U);
+    EXPECT_DOUBLE_EQ(s.tcp.timeout_syn_s, 0.25);
+    EXPECT_DOUBLE_EQ(s.tcp.timeout_established_s, 86400);
+    EXPECT_DOUBLE_EQ(s.tcp.timeout_closing_s, 7);
+    EXPECT_DOUBLE_EQ(s.tcp.timeout_closed_s, 0.5);
+    EXPECT_FALSE(s.tcp.ip_reassembly);
+    EXPECT_EQ(s.tcp.mempool_low_water, 16777215U);
+    // The rest of Settings is untouched.
+    Settings rest = s;
+    rest.tcp = defaults().tcp;
+    EXPECT_TRUE(rest == defaults());
+}
+
+TEST_F(ConfigFile, TcpUpperLimits) {
+    const Settings s = load_ok(
+        "[tcp]\n"
+        "max_flows = 16777216\n"
+        "max_segments = 67108864\n"
+        "stream_max_segments = 1048576\n"
+        "stream_max_bytes = 1099511627776\n"
+        "stream_max_ooo_bytes = 1099511627776\n"
+        "timeout_syn = 86400.0\n");
+    EXPECT_EQ(s.tcp.max_flows, 16777216U);
+    EXPECT_EQ(s.tcp.max_segments, 67108864U);
+    EXPECT_EQ(s.tcp.stream_max_segments, 1048576U);
+    EXPECT_EQ(s.tcp.stream_max_bytes, 1ULL << 40);
+    EXPECT_EQ(s.tcp.stream_max_ooo_bytes, 1ULL << 40);
+    EXPECT_DOUBLE_EQ(s.tcp.timeout_syn_s, 86400);
+}
+
+TEST_F(ConfigFile, TcpKeywordSpellings) {
+    EXPECT_EQ(load_ok("[tcp]\noverlap = First\n").tcp.overlap, "first");
+    EXPECT_EQ(load_ok("[tcp]\noverlap = LAST\n").tcp.overlap, "last");
+    EXPECT_EQ(load_ok("[tcp]\nchecksum = AUTO\n").tcp.checksum, "auto");
+    EXPECT_EQ(load_ok("[tcp]\nchecksum = Ignore\n").tcp.checksum, "ignore");
+    EXPECT_EQ(load_ok("[tcp]\nchecksum = verify ; comment\n").tcp.checksum, "verify");
+    for (const char* t : {"yes", "true", "on", "1"}) {
+        EXPECT_TRUE(load_ok(std::string("[tcp]\nenabled = ") + t + "\n").tcp.enabled) << t;
+        EXPECT_TRUE(load_ok(std::string("[tcp]\nmidstream = ") + t + "\n").tcp.midstream) << t;
+        EXPECT_TRUE(load_ok(std::string("[tcp]\nip_reassembly = ") + t + "\n").tcp.ip_reassembly) << t;
+    }
+}
+
+TEST_F(ConfigFile, EmptyTcpSectionGivesDefaults) { EXPECT_TRUE(load_ok("[tcp]\n") == defaults()); }
 
 TEST_F(ConfigFile, ValuesAreTrimmedAndCommentsStripped) {
     const Settings s = load_ok("  [ run ]  ; trailing comment\n\tburst   =   64   ; why 64\r\nprogress=no\r\n");
@@ -297,6 +404,38 @@ TEST_F(ConfigFile, RelativePcapIsRelativeToConfigFile) {
     auto r2 = load_file(rel.string());
     ASSERT_TRUE(r2.ok()) << r2.error().message;
     EXPECT_TRUE(fs::equivalent(r2->ports[0].source, dir_ / "sub" / "caps" / "a.pcap")) << r2->ports[0].source;
+}
+
+TEST_F(ConfigFile, RelativeStreamsDirIsRelativeToConfigFile) {
+    const std::string path = write("[tcp]\nstreams_dir = out/streams\n", "sub/x.ini");
+    auto r = load_file(path);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->tcp.streams_dir, (dir_ / "sub" / "out" / "streams").string());
+
+    // "../x" and "." are normalised; the directory need not exist yet.
+    const std::string up = write("[tcp]\nstreams_dir = ../streams/./a\n", "sub/up.ini");
+    auto r_up = load_file(up);
+    ASSERT_TRUE(r_up.ok()) << r_up.error().message;
+    EXPECT_EQ(r_up->tcp.streams_dir, (dir_ / "streams" / "a").string());
+
+    const std::string abs = write("[tcp]\nstreams_dir = /abs/streams\n", "sub/abs.ini");
+    auto r_abs = load_file(abs);
+    ASSERT_TRUE(r_abs.ok()) << r_abs.error().message;
+    EXPECT_EQ(r_abs->tcp.streams_dir, "/abs/streams");
+
+    // Empty: no output, and no directory made up from the config file's.
+    const std::string empty = write("[tcp]\nstreams_dir =\n", "sub/empty.ini");
+    auto r_empty = load_file(empty);
+    ASSERT_TRUE(r_empty.ok()) << r_empty.error().message;
+    EXPECT_TRUE(r_empty->tcp.streams_dir.empty());
+
+    // The config named by a relative path: still next to the file.
+    const fs::path rel = fs::relative(path);
+    ASSERT_TRUE(rel.is_relative()) << rel;
+    auto r2 = load_file(rel.string());
+    ASSERT_TRUE(r2.ok()) << r2.error().message;
+    EXPECT_EQ(fs::weakly_canonical(r2->tcp.streams_dir), fs::weakly_canonical(dir_ / "sub" / "out" / "streams"))
+        << r2->tcp.streams_dir;
 }
 
 TEST_F(ConfigFile, LongestAcceptedLine) {
@@ -405,10 +544,10 @@ TEST_F(ConfigFile, DuplicatePortSection) {
 // ------------------------------------------------------------ schema rejections
 
 TEST_F(ConfigFile, UnknownSection) {
-    for (const char* name : {"foo", "port32", "port01", "port", "PORT0", "Eal"}) {
+    for (const char* name : {"foo", "port32", "port01", "port", "PORT0", "Eal", "TCP", "tcp0"}) {
         const std::string msg = load_error(std::string("[run]\nburst = 4\n[") + name + "]\n");
         expect_contains_all(msg, {"x.ini:3:", std::string("[") + name + "]", "unknown section",
-                                  "eal, port0..port31, mempool, run"});
+                                  "eal, port0..port31, mempool, run, tcp"});
     }
 }
 
@@ -419,7 +558,10 @@ TEST_F(ConfigFile, UnknownKey) {
         const char* accepted;
     };
     for (const Case& c : {Case{"eal", "lcore", "lcores, hugepages"}, Case{"port0", "queues", "rx_queues"},
-                          Case{"mempool", "size", "mbufs"}, Case{"run", "Burst", "burst, duration"}}) {
+                          Case{"mempool", "size", "mbufs"}, Case{"run", "Burst", "burst, duration"},
+                          Case{"tcp", "timeout", "timeout_syn, timeout_established"},
+                          Case{"tcp", "max_flow", "max_flows, max_segments"},
+                          Case{"tcp", "frag_max_datagrams", "ip_reassembly, mempool_low_water"}}) {
         std::string text = std::string("[") + c.section + "]\n";
         if (std::string(c.section) == "port0") text += "pcap = generated\n";
         text += std::string(c.key) + " = 1\n";
@@ -436,6 +578,7 @@ struct BadValue {
 };
 
 TEST_F(ConfigFile, BadValues) {
+    const std::string many_nines(200, '9');
     const BadValue cases[] = {
         {"eal", "lcores", "a-b", "not an lcore list"},
         {"eal", "lcores", "", "empty lcore list"},
@@ -485,6 +628,42 @@ TEST_F(ConfigFile, BadValues) {
         {"run", "duration", ".", "not a number of seconds"},
         {"run", "duration", "31536001", "out of range"},
         {"run", "progress", "yep", "not a boolean"},
+        {"tcp", "enabled", "maybe", "not a boolean (accepted: yes/no"},
+        {"tcp", "enabled", "", "not a boolean"},
+        {"tcp", "overlap", "both", "not an overlap policy (accepted: first, last)"},
+        {"tcp", "overlap", "", "not an overlap policy"},
+        {"tcp", "checksum", "on", "not a checksum mode (accepted: auto, verify, ignore)"},
+        {"tcp", "checksum", "automatic", "not a checksum mode"},
+        {"tcp", "midstream", "2", "not a boolean"},
+        {"tcp", "max_flows", "7", "'7' is not in 8..16777216"},
+        {"tcp", "max_flows", "16777217", "is not in 8..16777216"},
+        {"tcp", "max_flows", "64k", "not a number (accepted: 8..16777216)"},
+        {"tcp", "max_flows", "", "empty value"},
+        {"tcp", "max_segments", "63", "is not in 64..67108864"},
+        {"tcp", "max_segments", "67108865", "is not in 64..67108864"},
+        {"tcp", "stream_max_segments", "0", "is not in 1..1048576"},
+        {"tcp", "stream_max_segments", "1048577", "is not in 1..1048576"},
+        {"tcp", "stream_max_bytes", "4095", "is not in 4096..1099511627776"},
+        {"tcp", "stream_max_bytes", "1099511627777", "is not in 4096..1099511627776"},
+        {"tcp", "stream_max_bytes", "99999999999999999999999", "is not in 4096..1099511627776"},
+        {"tcp", "stream_max_bytes", "-1", "not a number"},
+        {"tcp", "stream_max_ooo_bytes", "0", "is not in 1..1099511627776"},
+        {"tcp", "stream_max_ooo_bytes", "1099511627777", "is not in 1..1099511627776"},
+        {"tcp", "timeout_syn", "0", "out of range (accepted: seconds, decimal, more than 0, at most 86400)"},
+        {"tcp", "timeout_syn", "0.0", "out of range"},
+        {"tcp", "timeout_syn", "-1", "not a number of seconds"},
+        {"tcp", "timeout_syn", "1e3", "not a number of seconds"},
+        {"tcp", "timeout_syn", "nan", "not a number of seconds"},
+        {"tcp", "timeout_syn", "", "not a number of seconds"},
+        {"tcp", "timeout_established", "86400.5", "out of range"},
+        {"tcp", "timeout_established", "inf", "not a number of seconds"},
+        {"tcp", "timeout_closing", "1.2.3", "not a number of seconds"},
+        {"tcp", "timeout_closing", many_nines.c_str(), "out of range"},
+        {"tcp", "timeout_closed", "0", "out of range"},
+        {"tcp", "timeout_closed", "5s", "not a number of seconds"},
+        {"tcp", "ip_reassembly", "sometimes", "not a boolean"},
+        {"tcp", "mempool_low_water", "16777216", "is not in 0..16777215"},
+        {"tcp", "mempool_low_water", "-1", "not a number"},
     };
     for (const BadValue& c : cases) {
         const bool port = std::string(c.section) == "port0";
@@ -501,6 +680,31 @@ TEST_F(ConfigFile, BadValues) {
 
 TEST_F(ConfigFile, BadValueMessageFormat) {
     EXPECT_EQ(load_error("[run]\nburst = 0\n"), (dir_ / "x.ini").string() + ":2: [run] burst: '0' is not in 1..512");
+}
+
+TEST_F(ConfigFile, BadTcpValueMessageFormat) {
+    EXPECT_EQ(load_error("[run]\nburst = 4\n[tcp]\nmax_flows = 7\n"),
+              (dir_ / "x.ini").string() + ":4: [tcp] max_flows: '7' is not in 8..16777216");
+    EXPECT_EQ(load_error("[tcp]\n; why\noverlap = both\n"),
+              (dir_ / "x.ini").string() + ":3: [tcp] overlap: 'both' is not an overlap policy (accepted: first, last)");
+}
+
+TEST_F(ConfigFile, TcpCrossChecksNameTheFile) {
+    const std::string ooo = load_error("[tcp]\nstream_max_bytes = 4096\nstream_max_ooo_bytes = 4097\n");
+    expect_contains_all(ooo, {"x.ini: ", "[tcp] stream_max_ooo_bytes", "4097", "more than stream_max_bytes 4096"});
+    // The default stream_max_ooo_bytes (8 MiB) is too much for a small stream_max_bytes.
+    expect_contains_all(load_error("[tcp]\nstream_max_bytes = 4096\n"), {"[tcp] stream_max_ooo_bytes"});
+    const std::string segs = load_error("[tcp]\nmax_segments = 1000\nstream_max_segments = 1001\n");
+    expect_contains_all(segs, {"x.ini: ", "[tcp] stream_max_segments", "1001", "more than max_segments 1000"});
+    expect_contains_all(load_error("[tcp]\nmax_segments = 64\n"), {"[tcp] stream_max_segments", "4096"});
+    const std::string off = load_error("[tcp]\nenabled = no\nstreams_dir = /tmp/s\n");
+    expect_contains_all(off, {"x.ini: ", "[tcp] streams_dir", "'/tmp/s'", "reassembly is off"});
+    const std::string low = load_error("[mempool]\nmbufs = 2047\n[tcp]\nmempool_low_water = 2047\n");
+    expect_contains_all(low, {"[tcp] mempool_low_water", "2047", "not below [mempool] mbufs 2047"});
+    // Equal limits are fine, and so is a low-water mark with an automatic pool size.
+    load_ok("[tcp]\nstream_max_bytes = 4096\nstream_max_ooo_bytes = 4096\nmax_segments = 4096\n");
+    load_ok("[mempool]\nmbufs = 2047\n[tcp]\nmempool_low_water = 2046\n");
+    load_ok("[tcp]\nmempool_low_water = 16777215\n");
 }
 
 TEST_F(ConfigFile, HugeBadValueIsShortenedInMessage) {
@@ -570,6 +774,21 @@ TEST(Validate, NamesTheSetting) {
              s.ports[0].source = "nope";
          },
          "[port0] pci"},
+        {[](Settings& s) { s.tcp.max_flows = 7; }, "[tcp] max_flows: '7' is not in 8..16777216"},
+        {[](Settings& s) { s.tcp.max_flows = 16777217; }, "[tcp] max_flows"},
+        {[](Settings& s) { s.tcp.max_segments = 63; }, "[tcp] max_segments"},
+        {[](Settings& s) { s.tcp.stream_max_segments = 0; }, "[tcp] stream_max_segments"},
+        {[](Settings& s) { s.tcp.stream_max_bytes = 100; }, "[tcp] stream_max_bytes"},
+        {[](Settings& s) { s.tcp.stream_max_ooo_bytes = 0; }, "[tcp] stream_max_ooo_bytes"},
+        {[](Settings& s) { s.tcp.mempool_low_water = 16777216; }, "[tcp] mempool_low_water"},
+        {[](Settings& s) { s.tcp.timeout_syn_s = 0; }, "[tcp] timeout_syn: 0 is out of range"},
+        {[](Settings& s) { s.tcp.timeout_established_s = -1; }, "[tcp] timeout_established"},
+        {[](Settings& s) { s.tcp.timeout_closing_s = 86401; }, "[tcp] timeout_closing: 86401 is out of range"},
+        {[](Settings& s) { s.tcp.timeout_closed_s = std::numeric_limits<double>::quiet_NaN(); },
+         "[tcp] timeout_closed"},
+        {[](Settings& s) { s.tcp.timeout_closed_s = std::numeric_limits<double>::infinity(); },
+         "[tcp] timeout_closed"},
+        {[](Settings& s) { s.tcp.streams_dir = "a\nb"; }, "[tcp] streams_dir"},
     };
     for (const Case& c : cases) {
         Settings s = defaults();
@@ -578,6 +797,77 @@ TEST(Validate, NamesTheSetting) {
         ASSERT_FALSE(st.ok()) << c.words;
         expect_contains_all(st.error().message, {c.words});
     }
+}
+
+TEST(Validate, TcpOverlapAndChecksumMustBeSpelledRight) {
+    struct Case {
+        void (*change)(Settings&);
+        const char* words;
+    };
+    const Case cases[] = {
+        {[](Settings& s) { s.tcp.overlap = "middle"; }, "[tcp] overlap: 'middle' is not an overlap policy"},
+        {[](Settings& s) { s.tcp.overlap = ""; }, "[tcp] overlap"},
+        {[](Settings& s) { s.tcp.overlap = "First"; }, "[tcp] overlap: 'First' must be written in lower case"},
+        {[](Settings& s) { s.tcp.overlap = " last"; }, "[tcp] overlap"},
+        {[](Settings& s) { s.tcp.checksum = "off"; }, "[tcp] checksum: 'off' is not a checksum mode"},
+        {[](Settings& s) { s.tcp.checksum = "Verify"; }, "[tcp] checksum: 'Verify' must be written in lower case"},
+        {[](Settings& s) { s.tcp.checksum = ""; }, "[tcp] checksum"},
+    };
+    for (const Case& c : cases) {
+        Settings s = defaults();
+        c.change(s);
+        auto st = validate(s);
+        ASSERT_FALSE(st.ok()) << c.words;
+        expect_contains_all(st.error().message, {c.words});
+    }
+    for (const char* o : {"first", "last"}) {
+        Settings s = defaults();
+        s.tcp.overlap = o;
+        EXPECT_TRUE(validate(s).ok()) << o;
+    }
+    for (const char* c : {"auto", "verify", "ignore"}) {
+        Settings s = defaults();
+        s.tcp.checksum = c;
+        EXPECT_TRUE(validate(s).ok()) << c;
+    }
+}
+
+TEST(Validate, TcpCrossChecks) {
+    const auto error = [](void (*change)(Settings&)) {
+        Settings s = defaults();
+        change(s);
+        auto st = validate(s);
+        return st.ok() ? std::string() : st.error().message;
+    };
+    // stream_max_ooo_bytes <= stream_max_bytes
+    expect_contains_all(error([](Settings& s) {
+                            s.tcp.stream_max_bytes = 1 << 20;
+                            s.tcp.stream_max_ooo_bytes = (1 << 20) + 1;
+                        }),
+                        {"[tcp] stream_max_ooo_bytes: 1048577 is more than stream_max_bytes 1048576"});
+    EXPECT_EQ(error([](Settings& s) { s.tcp.stream_max_ooo_bytes = s.tcp.stream_max_bytes; }), "");
+    // stream_max_segments <= max_segments
+    expect_contains_all(error([](Settings& s) {
+                            s.tcp.max_segments = 100;
+                            s.tcp.stream_max_segments = 101;
+                        }),
+                        {"[tcp] stream_max_segments: 101 is more than max_segments 100"});
+    EXPECT_EQ(error([](Settings& s) { s.tcp.stream_max_segments = s.tcp.max_segments = 100; }), "");
+    // streams_dir needs reassembly
+    expect_contains_all(error([](Settings& s) {
+                            s.tcp.enabled = false;
+                            s.tcp.streams_dir = "out";
+                        }),
+                        {"[tcp] streams_dir", "reassembly is off"});
+    EXPECT_EQ(error([](Settings& s) { s.tcp.enabled = false; }), "");
+    EXPECT_EQ(error([](Settings& s) { s.tcp.streams_dir = "out"; }), "");
+    // mempool_low_water below an explicit pool size
+    expect_contains_all(error([](Settings& s) {
+                            s.mempool.mbufs = 4095;
+                            s.tcp.mempool_low_water = 5000;
+                        }),
+                        {"[tcp] mempool_low_water: 5000 is not below [mempool] mbufs 4095"});
+    EXPECT_EQ(error([](Settings& s) { s.tcp.mempool_low_water = 5000; }), "");  // mbufs = 0: sized later
 }
 
 TEST(SettingsEquality, DetectsEachDifference) {
@@ -594,6 +884,12 @@ TEST(SettingsEquality, DetectsEachDifference) {
     EXPECT_FALSE(s == d);
     s = d;
     s.mempool.reassembly_held = 1;
+    EXPECT_FALSE(s == d);
+    s = d;
+    s.tcp.timeout_closed_s = 6;
+    EXPECT_FALSE(s == d);
+    s = d;
+    s.tcp.streams_dir = "x";
     EXPECT_FALSE(s == d);
 }
 

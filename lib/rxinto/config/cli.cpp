@@ -91,6 +91,37 @@ const OptionSpec option_table[] = {
          st.out.settings.run.stats_json = std::string(values::trim(v));
          return {};
      }},
+    {{"streams-dir", 0, "DIR", "write reassembled TCP streams: a file per\n"
+                               "direction, plus DIR/index.jsonl describing them"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.tcp.streams_dir, values::parse_output_dir(v));
+     }},
+    {{"no-tcp", 0, "", "count packets only, no TCP reassembly"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.settings.tcp.enabled = false;
+         return {};
+     }},
+    {{"overlap", 0, "first|last", "which copy of overlapping TCP bytes wins\n"
+                                  "(default: first)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.tcp.overlap, values::parse_overlap(v));
+     }},
+    {{"checksum", 0, "auto|verify|ignore", "TCP/IPv4 checksums: verify (drop bad ones),\n"
+                                           "ignore, or auto (default: verify, allow tx offload)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.tcp.checksum, values::parse_tcp_checksum(v));
+     }},
+    {{"no-midstream", 0, "", "drop connections seen without their handshake"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.settings.tcp.midstream = false;
+         return {};
+     }},
+    {{"max-flows", 0, "N", "TCP connections tracked per worker,\n"
+                           "8..16777216 (default 65536)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.tcp.max_flows,
+                       values::parse_uint_as<std::uint32_t>(v, values::max_flows_range));
+     }},
     {{"burst", 0, "N", "rx burst size, 1..512"},
      [](CliState& st, std::string_view v) {
          return assign(st.out.settings.run.burst, values::parse_uint_as<std::uint16_t>(v, values::burst_range));
@@ -292,7 +323,8 @@ std::string usage() {
         "Usage: rxinto [OPTIONS]\n"
         "\n"
         "Receive packets with DPDK (kernel bypass): ports, queues and worker lcores as\n"
-        "configured, with per-port statistics at the end.\n"
+        "configured. TCP streams are reassembled (--no-tcp: count packets only) and,\n"
+        "with --streams-dir, written out. Per-port statistics at the end.\n"
         "\n"
         "Settings come from the built-in defaults, then --config FILE, then the other\n"
         "options in the order given. With no --config, --pcap, --vdev or --pci, rxinto\n"

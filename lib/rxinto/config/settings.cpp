@@ -52,6 +52,13 @@ constexpr char comment_char = ';';
 
 // ---------------------------------------------------------------- messages
 
+/// A double as a person writes it ("2.5", not "2.500000").
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 /// "file:LINE: [section] key: reason"; LINE, section and key are optional.
 Error file_error(const std::string& path, int line, std::string_view section, std::string_view key,
                  std::string_view reason) {
@@ -399,6 +406,54 @@ constexpr KeySpec<RunSettings> run_keys[] = {
      }},
 };
 
+constexpr KeySpec<TcpSettings> tcp_keys[] = {
+    {"enabled", [](TcpSettings& t, std::string_view v) { return assign(t.enabled, values::parse_bool(v)); }},
+    {"streams_dir",
+     [](TcpSettings& t, std::string_view v) { return assign(t.streams_dir, values::parse_output_dir(v)); }},
+    {"overlap", [](TcpSettings& t, std::string_view v) { return assign(t.overlap, values::parse_overlap(v)); }},
+    {"checksum",
+     [](TcpSettings& t, std::string_view v) { return assign(t.checksum, values::parse_tcp_checksum(v)); }},
+    {"midstream", [](TcpSettings& t, std::string_view v) { return assign(t.midstream, values::parse_bool(v)); }},
+    {"max_flows",
+     [](TcpSettings& t, std::string_view v) {
+         return assign(t.max_flows, values::parse_uint_as<std::uint32_t>(v, values::max_flows_range));
+     }},
+    {"max_segments",
+     [](TcpSettings& t, std::string_view v) {
+         return assign(t.max_segments, values::parse_uint_as<std::uint32_t>(v, values::max_segments_range));
+     }},
+    {"stream_max_segments",
+     [](TcpSettings& t, std::string_view v) {
+         return assign(t.stream_max_segments,
+                       values::parse_uint_as<std::uint32_t>(v, values::stream_max_segments_range));
+     }},
+    {"stream_max_bytes",
+     [](TcpSettings& t, std::string_view v) {
+         return assign(t.stream_max_bytes, values::parse_uint(v, values::stream_max_bytes_range));
+     }},
+    {"stream_max_ooo_bytes",
+     [](TcpSettings& t, std::string_view v) {
+         return assign(t.stream_max_ooo_bytes, values::parse_uint(v, values::stream_max_ooo_bytes_range));
+     }},
+    {"timeout_syn",
+     [](TcpSettings& t, std::string_view v) { return assign(t.timeout_syn_s, values::parse_tcp_timeout(v)); }},
+    {"timeout_established",
+     [](TcpSettings& t, std::string_view v) {
+         return assign(t.timeout_established_s, values::parse_tcp_timeout(v));
+     }},
+    {"timeout_closing",
+     [](TcpSettings& t, std::string_view v) { return assign(t.timeout_closing_s, values::parse_tcp_timeout(v)); }},
+    {"timeout_closed",
+     [](TcpSettings& t, std::string_view v) { return assign(t.timeout_closed_s, values::parse_tcp_timeout(v)); }},
+    {"ip_reassembly",
+     [](TcpSettings& t, std::string_view v) { return assign(t.ip_reassembly, values::parse_bool(v)); }},
+    {"mempool_low_water",
+     [](TcpSettings& t, std::string_view v) {
+         return assign(t.mempool_low_water,
+                       values::parse_uint_as<std::uint32_t>(v, values::mempool_low_water_range));
+     }},
+};
+
 /// A [portN] section while it is being read: which source key set it, if any.
 struct PortDraft {
     PortSettings port;
@@ -477,12 +532,17 @@ std::optional<std::size_t> port_index(std::string_view name) {
     return n;
 }
 
-/// A relative pcap path in a config file means "next to the config file".
-std::string resolve_pcap(const std::string& config_path, const std::string& source) {
-    if (source == generated_pcap || source.empty() || source.front() == '/') return source;
+/// A relative path in a config file means "next to the config file".
+std::string resolve_path(const std::string& config_path, const std::string& path) {
+    if (path.empty() || path.front() == '/') return path;
     const std::filesystem::path dir = std::filesystem::path(config_path).parent_path();
-    if (dir.empty()) return source;
-    return (dir / source).lexically_normal().string();
+    if (dir.empty()) return path;
+    return (dir / path).lexically_normal().string();
+}
+
+std::string resolve_pcap(const std::string& config_path, const std::string& source) {
+    if (source == generated_pcap) return source;
+    return resolve_path(config_path, source);
 }
 
 }  // namespace
@@ -512,6 +572,10 @@ Result<Settings> load_file(const std::string& path) {
             st = apply_section(path, section, mempool_keys, s.mempool);
         } else if (section.name == "run") {
             st = apply_section(path, section, run_keys, s.run);
+        } else if (section.name == "tcp") {
+            st = apply_section(path, section, tcp_keys, s.tcp);
+            // Like pcap files: a relative streams_dir is next to the config file.
+            if (st) s.tcp.streams_dir = resolve_path(path, s.tcp.streams_dir);
         } else if (const auto index = port_index(section.name)) {
             PortDraft draft;
             st = apply_section(path, section, port_keys, draft);
@@ -526,7 +590,7 @@ Result<Settings> load_file(const std::string& path) {
             }
         } else {
             st = file_error(path, section.line, section.name, "",
-                            "unknown section (accepted: eal, port0..port31, mempool, run)");
+                            "unknown section (accepted: eal, port0..port31, mempool, run, tcp)");
         }
         if (!st) return std::move(st).error();
     }
@@ -609,6 +673,68 @@ Status validate(const Settings& s) {
     if (!(s.run.duration_s >= 0 && s.run.duration_s <= values::max_duration_s)) {
         return make_error("[run] duration: ", std::to_string(s.run.duration_s),
                           " is out of range (accepted: seconds, 0..31536000)");
+    }
+
+    const TcpSettings& t = s.tcp;
+    // overlap and checksum are strings: only the names the parsers return.
+    const auto check_name = [&](std::string_view where, const std::string& value, auto parsed) -> Status {
+        if (!parsed) return make_error(where, ": ", parsed.error().message);
+        if (parsed.value() != value) {
+            return make_error(where, ": ", quote(value), " must be written in lower case without spaces (",
+                              quote(parsed.value()), ")");
+        }
+        return {};
+    };
+    if (!(st = check("[tcp] streams_dir", values::parse_output_dir(t.streams_dir)))) return st;
+    if (!(st = check_name("[tcp] overlap", t.overlap, values::parse_overlap(t.overlap)))) return st;
+    if (!(st = check_name("[tcp] checksum", t.checksum, values::parse_tcp_checksum(t.checksum)))) return st;
+    if (!(st = check_uint("[tcp] max_flows", t.max_flows, values::max_flows_range))) return st;
+    if (!(st = check_uint("[tcp] max_segments", t.max_segments, values::max_segments_range))) return st;
+    if (!(st = check_uint("[tcp] stream_max_segments", t.stream_max_segments, values::stream_max_segments_range))) {
+        return st;
+    }
+    if (!(st = check_uint("[tcp] stream_max_bytes", t.stream_max_bytes, values::stream_max_bytes_range))) return st;
+    if (!(st = check_uint("[tcp] stream_max_ooo_bytes", t.stream_max_ooo_bytes, values::stream_max_ooo_bytes_range))) {
+        return st;
+    }
+    if (!(st = check_uint("[tcp] mempool_low_water", t.mempool_low_water, values::mempool_low_water_range))) {
+        return st;
+    }
+    const struct {
+        std::string_view where;
+        double value;
+    } timeouts[] = {
+        {"[tcp] timeout_syn", t.timeout_syn_s},
+        {"[tcp] timeout_established", t.timeout_established_s},
+        {"[tcp] timeout_closing", t.timeout_closing_s},
+        {"[tcp] timeout_closed", t.timeout_closed_s},
+    };
+    for (const auto& to : timeouts) {
+        if (!(to.value > 0 && to.value <= values::max_tcp_timeout_s)) {
+            return make_error(to.where, ": ", number(to.value),
+                              " is out of range (accepted: seconds, more than 0, at most 86400)");
+        }
+    }
+    // Cross-field rules.
+    if (t.stream_max_ooo_bytes > t.stream_max_bytes) {
+        return make_error("[tcp] stream_max_ooo_bytes: ", std::to_string(t.stream_max_ooo_bytes),
+                          " is more than stream_max_bytes ", std::to_string(t.stream_max_bytes),
+                          " (out-of-order bytes are part of what a stream holds)");
+    }
+    if (t.stream_max_segments > t.max_segments) {
+        return make_error("[tcp] stream_max_segments: ", std::to_string(t.stream_max_segments),
+                          " is more than max_segments ", std::to_string(t.max_segments),
+                          " (one stream cannot hold more than the worker's whole segment pool)");
+    }
+    if (!t.enabled && !t.streams_dir.empty()) {
+        return make_error("[tcp] streams_dir: set to ", quote(t.streams_dir),
+                          " while reassembly is off (enabled = no, --no-tcp): there would be no streams to "
+                          "write; drop one of the two");
+    }
+    if (s.mempool.mbufs != 0 && t.mempool_low_water >= s.mempool.mbufs) {
+        return make_error("[tcp] mempool_low_water: ", std::to_string(t.mempool_low_water),
+                          " is not below [mempool] mbufs ", std::to_string(s.mempool.mbufs),
+                          " (the pool would always count as short of mbufs; 0 = mbufs/8)");
     }
     return {};
 }

@@ -31,6 +31,10 @@ enum class PortKind : std::uint8_t {
 //  - pci: normalised to the full lower-case form "dddd:bb:dd.f" (BUS:DEV.FN gets
 //    domain 0000), so that two spellings of one address compare equal.
 //  - log_level (EalSettings): normalised to the level name ("6" -> "notice", DPDK's RTE_LOG_* numbering).
+//  - TcpSettings::streams_dir: a relative path in a config file is resolved like
+//    a pcap path (against the file's directory); on the command line it is kept
+//    as given (relative to the working directory). overlap and checksum are
+//    normalised to their lower-case names.
 
 /// source value of a pcap port that asks for the built-in generated capture.
 inline constexpr const char* generated_pcap = "generated";
@@ -77,11 +81,34 @@ struct RunSettings {
     friend bool operator==(const RunSettings&, const RunSettings&) = default;
 };
 
+/// TCP-lite reassembly (tcp/reassembler.hpp has the meaning of each field).
+struct TcpSettings {
+    bool enabled = true;                    ///< reassemble TCP streams (no: count packets only)
+    std::string streams_dir;                ///< write delivered stream bytes + index.jsonl here ("" = no)
+    std::string overlap = "first";          ///< first | last
+    std::string checksum = "auto";          ///< auto | verify | ignore
+    bool midstream = true;                  ///< pick up connections seen without a handshake
+    std::uint32_t max_flows = 65536;        ///< per worker, 8..16777216
+    std::uint32_t max_segments = 262144;    ///< segment nodes per worker, 64..67108864
+    std::uint32_t stream_max_segments = 4096;   ///< per stream, 1..1048576
+    std::uint64_t stream_max_bytes = 32ULL << 20;  ///< per stream, 4096..2^40
+    std::uint64_t stream_max_ooo_bytes = 8ULL << 20;  ///< past a hole before it is a gap, 1..2^40
+    double timeout_syn_s = 30;              ///< idle timeouts by state, seconds of packet time
+    double timeout_established_s = 300;
+    double timeout_closing_s = 60;
+    double timeout_closed_s = 5;
+    bool ip_reassembly = true;              ///< rebuild IP fragments with rte_ip_frag
+    std::uint32_t mempool_low_water = 0;    ///< free mbufs below which held data is released (0: pool/8)
+
+    friend bool operator==(const TcpSettings&, const TcpSettings&) = default;
+};
+
 struct Settings {
     EalSettings eal;
     std::vector<PortSettings> ports{PortSettings{}};
     MempoolSettings mempool;
     RunSettings run;
+    TcpSettings tcp;
 
     friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -94,7 +121,8 @@ struct Settings {
 /// bad values, naming "file: [section] key: reason". Does not need the EAL.
 [[nodiscard]] Result<Settings> load_file(const std::string& path);
 
-/// Checks cross-field rules (at least one port, burst range, queue counts...).
+/// Checks cross-field rules (at least one port, burst range, queue counts, TCP
+/// stream limits within the worker's limits, streams_dir only with reassembly...).
 /// load_file() and parse_cli() call it on their result; errors name the setting
 /// as "[section] key: reason".
 [[nodiscard]] Status validate(const Settings& s);

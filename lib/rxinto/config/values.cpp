@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <optional>
 #include <system_error>
 
 namespace rxinto::config::values {
@@ -67,6 +69,30 @@ int bool_value(std::string_view text) {
     if (s == "yes" || s == "true" || s == "on" || s == "1") return 1;
     if (s == "no" || s == "false" || s == "off" || s == "0") return 0;
     return -1;
+}
+
+/// A plain non-negative decimal ("12", "0.5", "3."): from_chars alone would
+/// also take "inf", "nan" and "1e3". nullopt when it is not one; infinity
+/// when it does not fit a double (callers' range checks reject it).
+std::optional<double> parse_decimal(std::string_view text) {
+    bool digit_seen = false;
+    int dots = 0;
+    for (char c : text) {
+        if (is_digit(c)) {
+            digit_seen = true;
+        } else if (c == '.') {
+            ++dots;
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (!digit_seen || dots > 1) return std::nullopt;
+    double v = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    // Too many digits to be a double: a number, but out of any range.
+    if (ec == std::errc::result_out_of_range) return std::numeric_limits<double>::infinity();
+    if (ec != std::errc{} || ptr != text.data() + text.size()) return std::nullopt;
+    return v;
 }
 
 }  // namespace
@@ -145,30 +171,23 @@ Result<std::uint32_t> parse_mbufs(std::string_view text) {
 Result<double> parse_duration(std::string_view text) {
     text = trim(text);
     constexpr std::string_view accepted = "(accepted: seconds, decimal, 0..31536000; 0 = until the end)";
-    // Only plain decimals: from_chars would also take "inf", "nan" and "1e3".
-    bool digit_seen = false;
-    int dots = 0;
-    for (char c : text) {
-        if (is_digit(c)) {
-            digit_seen = true;
-        } else if (c == '.') {
-            ++dots;
-        } else {
-            digit_seen = false;
-            dots = 2;
-            break;
-        }
-    }
-    if (text.empty() || !digit_seen || dots > 1) {
-        return make_error(quote(text), " is not a number of seconds ", accepted);
-    }
-    double v = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || ptr != text.data() + text.size() || !std::isfinite(v) || v < 0 ||
-        v > max_duration_s) {
+    const auto v = parse_decimal(text);
+    if (!v) return make_error(quote(text), " is not a number of seconds ", accepted);
+    if (!std::isfinite(*v) || *v < 0 || *v > max_duration_s) {
         return make_error(quote(text), " is out of range ", accepted);
     }
-    return v;
+    return *v;
+}
+
+Result<double> parse_tcp_timeout(std::string_view text) {
+    text = trim(text);
+    constexpr std::string_view accepted = "(accepted: seconds, decimal, more than 0, at most 86400)";
+    const auto v = parse_decimal(text);
+    if (!v) return make_error(quote(text), " is not a number of seconds ", accepted);
+    if (!std::isfinite(*v) || !(*v > 0) || *v > max_tcp_timeout_s) {
+        return make_error(quote(text), " is out of range ", accepted);
+    }
+    return *v;
 }
 
 Result<bool> parse_bool(std::string_view text) {
@@ -292,6 +311,31 @@ Result<std::string> parse_pcap(std::string_view text) {
         }
         if (static_cast<unsigned char>(c) < 0x20) {
             return make_error(quote(text), ": a pcap path cannot contain control characters");
+        }
+    }
+    return std::string(text);
+}
+
+Result<std::string> parse_overlap(std::string_view text) {
+    text = trim(text);
+    const std::string s = lower(text);
+    if (s == "first" || s == "last") return s;
+    return make_error(quote(text), " is not an overlap policy (accepted: first, last)");
+}
+
+Result<std::string> parse_tcp_checksum(std::string_view text) {
+    text = trim(text);
+    const std::string s = lower(text);
+    if (s == "auto" || s == "verify" || s == "ignore") return s;
+    return make_error(quote(text), " is not a checksum mode (accepted: auto, verify, ignore)");
+}
+
+Result<std::string> parse_output_dir(std::string_view text) {
+    text = trim(text);
+    for (char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) {
+            return make_error(quote(text), ": a directory path cannot contain control characters");
         }
     }
     return std::string(text);

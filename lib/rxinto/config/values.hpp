@@ -35,6 +35,14 @@ inline constexpr UintRange data_room_range{256, 65535};     // >= 128 headroom +
 inline constexpr UintRange reassembly_held_range{0, 16777215};
 inline constexpr UintRange burst_range{1, 512};
 inline constexpr double max_duration_s = 31536000.0;        // one year
+// [tcp]
+inline constexpr UintRange max_flows_range{8, 16777216};
+inline constexpr UintRange max_segments_range{64, 67108864};
+inline constexpr UintRange stream_max_segments_range{1, 1048576};
+inline constexpr UintRange stream_max_bytes_range{4096, 1ULL << 40};
+inline constexpr UintRange stream_max_ooo_bytes_range{1, 1ULL << 40};
+inline constexpr UintRange mempool_low_water_range{0, 16777215};  // 0: pool/8
+inline constexpr double max_tcp_timeout_s = 86400.0;        // one day
 
 /// Strips leading/trailing spaces, tabs, CR and LF.
 [[nodiscard]] std::string_view trim(std::string_view text) noexcept;
@@ -57,6 +65,7 @@ template <class T>
 [[nodiscard]] Result<std::uint16_t> parse_rx_desc(std::string_view text);  // 64..16384, power of two
 [[nodiscard]] Result<std::uint32_t> parse_mbufs(std::string_view text);    // 0 or 1023..16777215
 [[nodiscard]] Result<double> parse_duration(std::string_view text);        // seconds, 0..1 year
+[[nodiscard]] Result<double> parse_tcp_timeout(std::string_view text);     // seconds, > 0, <= 1 day
 
 /// yes/no, true/false, on/off, 1/0 (any case).
 [[nodiscard]] Result<bool> parse_bool(std::string_view text);
@@ -74,6 +83,12 @@ template <class T>
 [[nodiscard]] Result<std::string> parse_vdev(std::string_view text);
 /// A capture file path, or "generated"; no ',' (it would split net_pcap's devargs).
 [[nodiscard]] Result<std::string> parse_pcap(std::string_view text);
+/// [tcp] overlap: first | last (any case); returns the lower-case name.
+[[nodiscard]] Result<std::string> parse_overlap(std::string_view text);
+/// [tcp] checksum: auto | verify | ignore (any case); returns the lower-case name.
+[[nodiscard]] Result<std::string> parse_tcp_checksum(std::string_view text);
+/// A directory path to write into (streams_dir): no control characters; "" = none.
+[[nodiscard]] Result<std::string> parse_output_dir(std::string_view text);
 /// The device name part of vdev devargs ("net_null0" of "net_null0,size=64").
 [[nodiscard]] std::string_view vdev_name(std::string_view devargs) noexcept;
 /// Splits at runs of spaces/tabs; no quoting (EAL arguments rarely need it).
