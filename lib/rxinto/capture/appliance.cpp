@@ -11,10 +11,12 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 
 #include "rxinto/capture/replay.hpp"
 #include "rxinto/capture/rx_loop.hpp"
+#include "rxinto/capture/tcp_sink.hpp"
 #include "rxinto/gen/pcap_gen.hpp"
 #include "rxinto/port/eal.hpp"
 #include "rxinto/port/ports.hpp"
@@ -65,6 +67,7 @@ struct Run {
     std::vector<std::unique_ptr<QueueCounters>> queue_counters;  // [port][queue] flattened
     std::vector<std::size_t> first_queue;                        // per port: index into the above
     std::vector<std::unique_ptr<Worker>> workers;
+    std::vector<std::unique_ptr<TcpSink>> tcp_sinks;  // one per worker when TCP-lite is on
     std::vector<ReplayPort> replays;
     std::atomic<bool> stop{false};
     std::uint64_t start_tsc = 0;
@@ -107,6 +110,32 @@ struct Run {
                 p.ierrors = es.ierrors;
             }
             s.ports.push_back(std::move(p));
+        }
+        if (!tcp_sinks.empty()) {
+            s.tcp_enabled = true;
+            for (std::size_t i = 0; i < tcp::tcp_counters::size; ++i) {
+                std::uint64_t v = 0;
+                for (const auto& t : tcp_sinks) v += t->reassembler().counters().get(i);
+                s.tcp.emplace_back(tcp::to_string(static_cast<tcp::tcp_counter>(i)), v);
+            }
+            for (std::size_t i = 0; i < net::parse_status_count; ++i) {
+                std::uint64_t v = 0;
+                for (const auto& t : tcp_sinks) v += t->reassembler().parse_counters().get(i);
+                s.parse.emplace_back(net::to_string(static_cast<net::parse_status>(i)), v);
+            }
+            for (const char* k : {"checksum_bad", "out_of_window", "before_stream_start",
+                                  "data_after_fin", "no_handshake", "segment_pool_exhausted",
+                                  "stream_cap_drops"})
+                s.tcp_drops.emplace_back(k, s.tcp_count(k));
+            const std::uint64_t gone = s.tcp_count("flows_closed") + s.tcp_count("flows_timed_out") +
+                                       s.tcp_count("flows_evicted") + s.tcp_count("flows_reused");
+            s.flows_active = s.tcp_count("flows_created") - std::min(gone, s.tcp_count("flows_created"));
+            for (const auto& t : tcp_sinks) {
+                if (const stream_files* f = t->files(); f != nullptr) {
+                    s.stream_bytes_written += f->bytes_written();
+                    s.stream_write_errors += f->write_errors();
+                }
+            }
         }
         for (const auto& w : workers) {
             stats::WorkerStats ws;
@@ -179,6 +208,28 @@ struct Run {
     }
 };
 
+tcp::tcp_config tcp_config_of(const config::TcpSettings& t) {
+    tcp::tcp_config c;
+    c.max_flows = t.max_flows;
+    c.max_segments = t.max_segments;
+    c.limits.max_segments = t.stream_max_segments;
+    c.limits.max_bytes = t.stream_max_bytes;
+    c.limits.max_ooo_bytes = t.stream_max_ooo_bytes;
+    c.policy = t.overlap == "last" ? tcp::overlap_policy::last : tcp::overlap_policy::first;
+    c.checksum = t.checksum == "verify"   ? tcp::checksum_mode::verify
+                 : t.checksum == "ignore" ? tcp::checksum_mode::ignore
+                                          : tcp::checksum_mode::automatic;
+    c.midstream = t.midstream;
+    auto ns = [](double sec) { return static_cast<std::uint64_t>(sec * 1e9); };
+    c.timeout_syn_ns = ns(t.timeout_syn_s);
+    c.timeout_established_ns = ns(t.timeout_established_s);
+    c.timeout_closing_ns = ns(t.timeout_closing_s);
+    c.timeout_closed_ns = ns(t.timeout_closed_s);
+    c.ip_reassembly = t.ip_reassembly;
+    c.mempool_low_water = t.mempool_low_water;
+    return c;
+}
+
 }  // namespace
 
 Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
@@ -190,6 +241,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     std::vector<ReplayPort> replays;
     std::vector<stats::CaptureStats> captures;
     std::vector<std::string> notes;
+    std::vector<tcp::port_link> links(s.ports.size());
+    std::vector<bool> pcap_ts(s.ports.size(), false);
     for (std::size_t i = 0; i < s.ports.size(); ++i) {
         const auto& p = s.ports[i];
         if (p.kind != config::PortKind::pcap) continue;
@@ -206,6 +259,15 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             notes.push_back("capture '" + pcap_paths[i] + "': libpcap stops after " +
                             std::to_string(info->packets) + " packets: " + info->error);
         replays.push_back({i, info->packets});
+        pcap_ts[i] = true;
+        links[i].may_be_cut = true;  // a capture's snaplen may have cut frames short
+        if (auto lt = net::link_type_from_pcap(static_cast<std::uint32_t>(info->linktype)))
+            links[i].link = *lt;
+        else if (s.tcp.enabled)
+            notes.push_back("capture '" + pcap_paths[i] + "': link type " +
+                            std::to_string(info->linktype) +
+                            " is not one rxinto parses (Ethernet, raw IP, Linux SLL, null/loopback):"
+                            " its frames are counted, and dropped as not_ip by reassembly");
         captures.push_back({static_cast<std::uint16_t>(i), pcap_paths[i], info->linktype,
                             info->packets, info->bytes, info->wire_bytes,
                             info->truncated_frames});
@@ -254,6 +316,27 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         }
     }
     static FreeSink free_sink;
+    std::shared_ptr<stream_index> index;
+    if (s.tcp.enabled && !s.tcp.streams_dir.empty()) {
+        auto idx = stream_index::open(s.tcp.streams_dir);
+        if (!idx) return std::move(idx).error();
+        index = std::move(idx.value());
+    }
+    // net_pcap stamps each mbuf with its record's time in this dynamic field.
+    const int ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
+    const int ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
+    const std::uint64_t ts_flag = ts_bit >= 0 ? (1ULL << ts_bit) : 0;
+    if (s.tcp.enabled) {
+        for (std::size_t i = 0; i < r.workers.size(); ++i) {
+            const int socket = static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore));
+            auto re = tcp::reassembler::create(tcp_config_of(s.tcp), "rxw" + std::to_string(i),
+                                               static_cast<unsigned>(i), ports.pool(), socket);
+            if (!re) return make_error("worker ", std::to_string(i), ": ", re.error().message);
+            r.tcp_sinks.push_back(std::make_unique<TcpSink>(std::move(re.value()), links, pcap_ts,
+                                                            ts_offset, ts_bit >= 0 ? ts_flag : 0,
+                                                            index));
+        }
+    }
     // Queues are dealt round-robin over the workers: each queue has one owner.
     std::size_t next = 0;
     for (std::size_t i = 0; i < ports.ports().size(); ++i) {
@@ -266,9 +349,10 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                                         r.queue_counters.back().get()});
         }
     }
-    for (auto& w : r.workers) {
+    for (std::size_t i = 0; i < r.workers.size(); ++i) {
+        auto& w = r.workers[i];
         w->burst = s.run.burst;
-        w->sink = &free_sink;
+        w->sink = r.tcp_sinks.empty() ? static_cast<BurstSink*>(&free_sink) : r.tcp_sinks[i].get();
         w->stop = &r.stop;
     }
     for (std::size_t i = 0; i < ports.ports().size(); ++i) {
@@ -302,6 +386,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     }
     r.stop.store(true);
     rte_eal_mp_wait_lcore();
+    // The workers are stopped: their reassemblers can be finished from here.
+    for (auto& t : r.tcp_sinks) t->finish();
 
     stats::Summary sum;
     sum.last = r.snapshot();
@@ -311,6 +397,10 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     sum.mempool_in_use = rte_mempool_in_use_count(ports.pool());
     sum.notes = std::move(r.notes);
     sum.captures = std::move(captures);
+    if (index && index->write_errors() != 0)
+        sum.notes.push_back("--streams-dir: " + std::to_string(index->write_errors()) +
+                            " index lines could not be written");
+    r.tcp_sinks.clear();  // reassemblers free their tables before the ports and the EAL go
     ports.close();
     return sum;
 }

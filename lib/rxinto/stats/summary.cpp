@@ -47,6 +47,12 @@ std::uint64_t Snapshot::ierrors() const noexcept {
     return sum_ports(*this, [](const PortStats& p) { return p.ierrors; });
 }
 
+std::uint64_t Snapshot::tcp_count(const std::string& name) const noexcept {
+    for (const auto& [k, v] : tcp)
+        if (k == name) return v;
+    return 0;
+}
+
 std::string progress_line(const Snapshot& prev, const Snapshot& now) {
     const double dt = now.t_s - prev.t_s;
     const double pps = rate(now.rx_packets() - prev.rx_packets(), dt);
@@ -60,7 +66,23 @@ std::string progress_line(const Snapshot& prev, const Snapshot& now) {
                   static_cast<unsigned long long>(now.imissed()),
                   static_cast<unsigned long long>(now.rx_nombuf()),
                   static_cast<unsigned long long>(now.ierrors()));
-    return buf;
+    std::string line = buf;
+    if (now.tcp_enabled) {
+        std::snprintf(buf, sizeof buf,
+                      " | tcp flows %llu segs %llu ooo %llu dup %llu overlaps %llu conflicts %llu"
+                      " gaps %llu (%llu B) csum %llu",
+                      static_cast<unsigned long long>(now.flows_active),
+                      static_cast<unsigned long long>(now.tcp_count("segments")),
+                      static_cast<unsigned long long>(now.tcp_count("out_of_order")),
+                      static_cast<unsigned long long>(now.tcp_count("duplicates")),
+                      static_cast<unsigned long long>(now.tcp_count("partial_overlaps")),
+                      static_cast<unsigned long long>(now.tcp_count("overlap_conflicts")),
+                      static_cast<unsigned long long>(now.tcp_count("gaps")),
+                      static_cast<unsigned long long>(now.tcp_count("gap_bytes")),
+                      static_cast<unsigned long long>(now.tcp_count("checksum_bad")));
+        line += buf;
+    }
+    return line;
 }
 
 std::string summary_text(const Summary& s) {
@@ -104,6 +126,33 @@ std::string summary_text(const Summary& s) {
                       static_cast<unsigned long long>(w.polls), empty_share);
         o += buf;
     }
+    if (n.tcp_enabled) {
+        o += "  tcp        ";
+        std::snprintf(buf, sizeof buf, " flows_active %llu",
+                      static_cast<unsigned long long>(n.flows_active));
+        o += buf;
+        for (const auto& [k, v] : n.tcp) {
+            if (v == 0) continue;
+            std::snprintf(buf, sizeof buf, ", %s %llu", k.c_str(), static_cast<unsigned long long>(v));
+            o += buf;
+        }
+        o += "\n  frames     ";
+        bool first = true;
+        for (const auto& [k, v] : n.parse) {
+            if (v == 0) continue;
+            std::snprintf(buf, sizeof buf, "%s%s %llu", first ? "" : ", ", k.c_str(),
+                          static_cast<unsigned long long>(v));
+            o += buf;
+            first = false;
+        }
+        o += "\n";
+        if (n.stream_bytes_written != 0 || n.stream_write_errors != 0) {
+            std::snprintf(buf, sizeof buf, "  streams    %llu bytes written, %llu write errors\n",
+                          static_cast<unsigned long long>(n.stream_bytes_written),
+                          static_cast<unsigned long long>(n.stream_write_errors));
+            o += buf;
+        }
+    }
     for (const auto& c : s.captures) {
         std::snprintf(buf, sizeof buf,
                       "  capture of port %u: %s: %llu packets, %llu bytes captured, %llu on the "
@@ -128,7 +177,21 @@ std::string summary_json(const Summary& s) {
     j.value("imissed", n.imissed());
     j.value("rx_nombuf", n.rx_nombuf());
     j.value("ierrors", n.ierrors());
+    for (const auto& [k, v] : n.parse)
+        if (k != "ok") j.value(k, v);
+    for (const auto& [k, v] : n.tcp_drops) j.value(k, v);
     j.end_object();
+    if (n.tcp_enabled) {
+        j.begin_object("tcp");
+        j.value("flows_active", n.flows_active);
+        for (const auto& [k, v] : n.tcp) j.value(k, v);
+        j.value("stream_bytes_written", n.stream_bytes_written);
+        j.value("stream_write_errors", n.stream_write_errors);
+        j.end_object();
+        j.begin_object("frames");
+        for (const auto& [k, v] : n.parse) j.value(k, v);
+        j.end_object();
+    }
     j.value("duration_s", n.t_s);
     j.value("mpps", rate(n.rx_packets(), n.t_s) / 1e6);
     j.value("gbps", rate(n.rx_bytes(), n.t_s) * 8.0 / 1e9);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace rxinto::stats {
@@ -35,10 +36,22 @@ struct WorkerStats {
     std::uint64_t empty_polls = 0;
 };
 
+using named_counts = std::vector<std::pair<std::string, std::uint64_t>>;
+
 struct Snapshot {
     double t_s = 0;  ///< seconds since the start of reception
     std::vector<PortStats> ports;
     std::vector<WorkerStats> workers;
+    bool tcp_enabled = false;
+    named_counts tcp;    ///< reassembly counters summed over workers (tcp::tcp_counter order)
+    named_counts parse;  ///< frames by parse outcome ("ok" first), summed over workers
+    named_counts tcp_drops;  ///< the reassembly outcomes that are drops, by reason
+    std::uint64_t flows_active = 0;
+    std::uint64_t stream_bytes_written = 0;  ///< --streams-dir
+    std::uint64_t stream_write_errors = 0;
+
+    /// Value of a named tcp counter (0 when absent).
+    [[nodiscard]] std::uint64_t tcp_count(const std::string& name) const noexcept;
 
     [[nodiscard]] std::uint64_t rx_packets() const noexcept;
     [[nodiscard]] std::uint64_t rx_bytes() const noexcept;

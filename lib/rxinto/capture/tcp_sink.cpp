@@ -1,0 +1,58 @@
+#include "rxinto/capture/tcp_sink.hpp"
+
+#include <ctime>
+
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+
+namespace rxinto::capture {
+
+namespace {
+constexpr std::uint64_t expire_every_ns = 1'000'000'000ULL;  // one timeout pass per second
+}
+
+TcpSink::TcpSink(std::unique_ptr<tcp::reassembler> r, std::vector<tcp::port_link> links,
+                 std::vector<bool> pcap_timestamps, int ts_offset, std::uint64_t ts_flag,
+                 std::shared_ptr<stream_index> index)
+    : r_(std::move(r)), links_(std::move(links)), pcap_ts_(std::move(pcap_timestamps)),
+      ts_offset_(ts_offset), ts_flag_(ts_flag) {
+    if (index) {
+        files_ = std::make_unique<stream_files>(std::move(index), r_.get());
+        r_->set_listener(files_.get());
+    }
+}
+
+std::uint64_t TcpSink::now_ns(rte_mbuf* first, std::uint16_t port_index) noexcept {
+    // Replayed captures carry their own time (net_pcap puts the record's time,
+    // in microseconds, in the rx timestamp field): timeouts follow capture time.
+    if (ts_offset_ >= 0 && port_index < pcap_ts_.size() && pcap_ts_[port_index] &&
+        (first->ol_flags & ts_flag_) != 0) {
+        const auto us = *RTE_MBUF_DYNFIELD(first, ts_offset_, const rte_mbuf_timestamp_t*);
+        return us * 1000;
+    }
+    // Live ports: the TSC, converted once per burst (no syscall on this path).
+    return rte_rdtsc() / (rte_get_tsc_hz() / 1'000'000ULL) * 1000ULL;
+}
+
+void TcpSink::on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept {
+    const std::uint64_t now = now_ns(pkts[0], q.port_index);
+    last_now_ns_ = std::max(last_now_ns_, now);
+    const tcp::port_link link = q.port_index < links_.size() ? links_[q.port_index] : tcp::port_link{};
+    r_->process_burst(pkts, n, link, now);
+    if (files_) files_->drain_events();
+    r_->flush();
+    if (last_now_ns_ >= last_expire_ns_ + expire_every_ns) {
+        last_expire_ns_ = last_now_ns_;
+        r_->expire(last_now_ns_);
+        if (files_) files_->drain_events();
+        r_->flush();
+    }
+}
+
+void TcpSink::finish() noexcept {
+    r_->finish();
+    r_->flush();
+}
+
+}  // namespace rxinto::capture

@@ -1,0 +1,43 @@
+// The worker's TCP-lite stage: every received burst goes to the worker's own
+// reassembler (shared nothing), then the application part (stream files)
+// reads what became readable.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "rxinto/capture/rx_loop.hpp"
+#include "rxinto/capture/stream_files.hpp"
+#include "rxinto/tcp/reassembler.hpp"
+
+namespace rxinto::capture {
+
+class TcpSink final : public BurstSink {
+public:
+    /// links[i]: how frames of port i start and whether they may be cut.
+    /// ts_offset/ts_flag: the mbuf rx timestamp dynamic field (-1/0: none).
+    TcpSink(std::unique_ptr<tcp::reassembler> r, std::vector<tcp::port_link> links,
+            std::vector<bool> pcap_timestamps, int ts_offset, std::uint64_t ts_flag,
+            std::shared_ptr<stream_index> index);
+
+    void on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept override;
+    /// After the worker stopped: end every stream (eof) and release everything.
+    void finish() noexcept;
+
+    [[nodiscard]] const tcp::reassembler& reassembler() const noexcept { return *r_; }
+    [[nodiscard]] const stream_files* files() const noexcept { return files_.get(); }
+
+private:
+    std::uint64_t now_ns(rte_mbuf* first, std::uint16_t port_index) noexcept;
+
+    std::unique_ptr<tcp::reassembler> r_;
+    std::unique_ptr<stream_files> files_;
+    std::vector<tcp::port_link> links_;
+    std::vector<bool> pcap_ts_;
+    int ts_offset_ = -1;
+    std::uint64_t ts_flag_ = 0;
+    std::uint64_t last_expire_ns_ = 0;
+    std::uint64_t last_now_ns_ = 0;
+};
+
+}  // namespace rxinto::capture

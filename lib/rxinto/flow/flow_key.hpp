@@ -1,0 +1,57 @@
+// Flow identity: the full tuple plus VLAN ids, never a hash alone.
+//
+// Both directions of a connection map to one key: the endpoint that compares
+// lower (address, then port) is `a`. from_packet() also says which way the
+// packet goes (a -> b or b -> a). The key is plain bytes with no padding holes
+// (every byte is written), so it can be hashed and compared with memcmp, as
+// rte_hash does.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+
+#include "rxinto/net/parse.hpp"
+
+namespace rxinto::flow {
+
+struct flow_key {
+    std::array<std::uint8_t, 16> addr_a{};
+    std::array<std::uint8_t, 16> addr_b{};
+    std::uint16_t port_a = 0;
+    std::uint16_t port_b = 0;
+    std::array<std::uint16_t, net::max_vlan_tags> vlan{};  ///< VLAN ids, outermost first
+    std::uint8_t vlan_count = 0;
+    std::uint8_t ip_version = 0;
+    std::array<std::uint8_t, 4> pad{};  ///< always zero: keeps the key free of padding bytes
+
+    [[nodiscard]] friend bool operator==(const flow_key& x, const flow_key& y) noexcept {
+        return std::memcmp(&x, &y, sizeof(flow_key)) == 0;
+    }
+};
+static_assert(sizeof(flow_key) == 48, "flow_key must have no implicit padding");
+
+/// Direction of a packet relative to its key: 0 = a -> b, 1 = b -> a.
+struct keyed_packet {
+    flow_key key;
+    std::uint8_t dir = 0;
+};
+
+/// Builds the normalised key of a parsed TCP packet.
+[[nodiscard]] inline keyed_packet key_of(const net::packet_meta& m) noexcept {
+    keyed_packet k;
+    const int c = std::memcmp(m.src_addr.data(), m.dst_addr.data(), 16);
+    const bool src_is_a = c < 0 || (c == 0 && m.src_port <= m.dst_port);
+    k.dir = src_is_a ? 0 : 1;
+    k.key.addr_a = src_is_a ? m.src_addr : m.dst_addr;
+    k.key.addr_b = src_is_a ? m.dst_addr : m.src_addr;
+    k.key.port_a = src_is_a ? m.src_port : m.dst_port;
+    k.key.port_b = src_is_a ? m.dst_port : m.src_port;
+    k.key.vlan_count = m.vlan_count;
+    for (std::size_t i = 0; i < m.vlan_count && i < net::max_vlan_tags; ++i)
+        k.key.vlan[i] = m.vlans[i].vid();
+    k.key.ip_version = m.ip_version;
+    return k;
+}
+
+}  // namespace rxinto::flow
