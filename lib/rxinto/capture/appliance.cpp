@@ -260,6 +260,16 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                             std::to_string(info->packets) + " packets: " + info->error);
         replays.push_back({i, info->packets});
         pcap_ts[i] = true;
+        if (s.tcp.enabled && s.tcp.checksum == "auto" && checksums_mostly_wrong(*info)) {
+            links[i].verify_checksums = false;
+            notes.push_back("capture '" + pcap_paths[i] + "': " +
+                            std::to_string(info->tcp_checksums_bad) + " of " +
+                            std::to_string(info->tcp_checksums_bad + info->tcp_checksums_good +
+                                           info->tcp_checksums_offload) +
+                            " sampled TCP checksums are wrong (rewritten or anonymised"
+                            " addresses?): checksums are not verified for this capture"
+                            " (--checksum verify insists)");
+        }
         links[i].may_be_cut = true;  // a capture's snaplen may have cut frames short
         if (auto lt = net::link_type_from_pcap(static_cast<std::uint32_t>(info->linktype)))
             links[i].link = *lt;

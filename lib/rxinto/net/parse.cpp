@@ -526,6 +526,29 @@ bool ipv4_header_checksum_ok(const packet_meta& meta, const std::uint8_t* data,
     return ipv4_header_checksum_ok(f.at(meta.l3_offset), meta.l3_header_len);
 }
 
+std::uint16_t tcp_pseudo_header_sum(const packet_meta& meta) noexcept {
+    std::uint32_t pseudo = 0;
+    if (meta.ip_version == 4) {
+        pseudo = ones_complement_sum(meta.src_addr.data(), 4) +
+                 ones_complement_sum(meta.dst_addr.data(), 4);
+    } else {
+        pseudo = ones_complement_sum(meta.src_addr.data(), 16) +
+                 ones_complement_sum(meta.dst_addr.data(), 16) + (meta.l4_len >> 16);
+    }
+    pseudo += ipproto_tcp + (meta.l4_len & 0xFFFFu);
+    while (pseudo > 0xFFFFu) pseudo = (pseudo & 0xFFFFu) + (pseudo >> 16);
+    return static_cast<std::uint16_t>(pseudo);
+}
+
+bool tcp_checksum_offload_mark(const packet_meta& meta, const std::uint8_t* data,
+                               std::uint32_t len) noexcept {
+    const frame f{data, len, len};
+    if (meta.l4_proto != ipproto_tcp || !f.has(meta.l4_offset + 16, 2)) return false;
+    const std::uint8_t* p = f.at(meta.l4_offset + 16);
+    const auto field = static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+    return field == 0 || field == tcp_pseudo_header_sum(meta);
+}
+
 bool tcp_checksum_ok(const packet_meta& meta, const std::uint8_t* data, std::uint32_t len) noexcept {
     if (meta.l4_proto != ipproto_tcp || meta.snap_truncated || meta.frag.is_fragment) return false;
     if (meta.l4_len < 20) return false;

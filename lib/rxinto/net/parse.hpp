@@ -251,6 +251,16 @@ struct packet_meta {
 /// verify", not "bad"). Limitation: IPv6 with a Routing header that still has
 /// segments left uses the header's destination, not the final one in the routing
 /// header, so it reports false for such transit packets.
+/// Folded ones' complement sum of the TCP pseudo-header of meta (not inverted).
+[[nodiscard]] std::uint16_t tcp_pseudo_header_sum(const packet_meta& meta) noexcept;
+
+/// The TCP checksum field holds what a sender leaves for its NIC to finish
+/// (Linux CHECKSUM_PARTIAL: the folded pseudo-header sum) or zero: the mark of
+/// transmit checksum offload in a capture taken on the sending host. False
+/// when the field is not inside data[0..len).
+[[nodiscard]] bool tcp_checksum_offload_mark(const packet_meta& meta, const std::uint8_t* data,
+                                             std::uint32_t len) noexcept;
+
 [[nodiscard]] bool tcp_checksum_ok(const packet_meta& meta, const std::uint8_t* data,
                                    std::uint32_t len) noexcept;
 

@@ -26,29 +26,34 @@ std::uint32_t key_hash(const flow::flow_key& k) noexcept {
     return rte_hash_crc(&k, sizeof k, 0);
 }
 
-/// Folded ones' complement sum of the TCP pseudo-header (RFC 9293 §3.1,
-/// RFC 8200 §8.1), not inverted.
-std::uint16_t pseudo_header_sum(const net::packet_meta& m) noexcept {
-    std::uint8_t ph[40] = {};
-    std::uint32_t n = 0;
-    if (m.ip_version == 4) {
-        std::memcpy(ph, m.src_addr.data(), 4);
-        std::memcpy(ph + 4, m.dst_addr.data(), 4);
-        ph[9] = net::ipproto_tcp;
-        ph[10] = static_cast<std::uint8_t>(m.l4_len >> 8);
-        ph[11] = static_cast<std::uint8_t>(m.l4_len);
-        n = 12;
-    } else {
-        std::memcpy(ph, m.src_addr.data(), 16);
-        std::memcpy(ph + 16, m.dst_addr.data(), 16);
-        ph[32] = static_cast<std::uint8_t>(m.l4_len >> 24);
-        ph[33] = static_cast<std::uint8_t>(m.l4_len >> 16);
-        ph[34] = static_cast<std::uint8_t>(m.l4_len >> 8);
-        ph[35] = static_cast<std::uint8_t>(m.l4_len);
-        ph[39] = net::ipproto_tcp;
-        n = 40;
+/// Folded ones' complement sum (RFC 1071, big-endian words, like the
+/// pseudo-header sum) of bytes [off, off + len) of a chain; false when the chain
+/// is shorter. Not rte_raw_cksum_mbuf(): in DPDK 22.11 it casts the unreduced
+/// 32-bit sum of a segment that starts at an odd offset to 16 bits before
+/// byte-swapping it, which drops carries, so a chain split at an odd length
+/// fails verification.
+bool chain_sum(const rte_mbuf* m, std::uint32_t off, std::uint32_t len, std::uint16_t& out) noexcept {
+    while (m != nullptr && off >= m->data_len) {
+        off -= m->data_len;
+        m = m->next;
     }
-    return net::ones_complement_sum(ph, n);
+    std::uint32_t sum = 0;
+    bool odd = false;  // the piece starts at an odd position: its bytes sit in the other word halves
+    while (m != nullptr && len != 0) {
+        const std::uint32_t n = std::min<std::uint32_t>(len, m->data_len - off);
+        std::uint16_t s = net::ones_complement_sum(rte_pktmbuf_mtod_offset(m, const std::uint8_t*, off), n);
+        if (odd) s = static_cast<std::uint16_t>((s << 8) | (s >> 8));
+        sum += s;
+        odd = odd != ((n & 1U) != 0);
+        len -= n;
+        off = 0;
+        m = m->next;
+    }
+    if (len != 0) return false;
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    out = static_cast<std::uint16_t>(sum);
+    return true;
 }
 
 std::string addr_string(const std::array<std::uint8_t, 16>& a, std::uint8_t ipver) {
@@ -202,7 +207,7 @@ void reassembler::process_one(rte_mbuf* m, const port_link& link, std::uint64_t 
         meta.payload_len = std::min(meta.payload_wire_len, in_chain);
         meta.snap_truncated = meta.payload_len < meta.payload_wire_len;
     }
-    handle_tcp(m, meta, data, avail, now_ns);
+    handle_tcp(m, meta, data, avail, link, now_ns);
 }
 
 void reassembler::handle_fragment(rte_mbuf* m, const net::packet_meta& meta,
@@ -249,8 +254,10 @@ void reassembler::handle_fragment(rte_mbuf* m, const net::packet_meta& meta,
 }
 
 bool reassembler::checksum_ok(rte_mbuf* m, const net::packet_meta& meta, const std::uint8_t* hdr,
-                              std::uint32_t hdr_len) noexcept {
-    if (cfg_.checksum == checksum_mode::ignore || checksum_off_ || meta.snap_truncated) return true;
+                              std::uint32_t hdr_len, const port_link& link) noexcept {
+    if (cfg_.checksum == checksum_mode::ignore || checksum_off_ || !link.verify_checksums ||
+        meta.snap_truncated)
+        return true;
     const std::uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
     const std::uint64_t l3 = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
     bool good = true;
@@ -266,23 +273,16 @@ bool reassembler::checksum_ok(rte_mbuf* m, const net::packet_meta& meta, const s
         } else if (m->nb_segs == 1) {
             good = net::tcp_checksum_ok(meta, hdr, hdr_len);
         } else {
-            std::uint16_t raw = 0;
-            if (rte_raw_cksum_mbuf(m, meta.l4_offset, meta.l4_len, &raw) != 0) return true;
-            // rte_raw_cksum sums 16-bit words in memory (little-endian) order; the
-            // pseudo-header sum is big-endian: byte-swap one of them first.
-            std::uint32_t sum = std::uint32_t{rte_bswap16(raw)} + pseudo_header_sum(meta);
+            std::uint16_t part = 0;
+            if (!chain_sum(m, meta.l4_offset, meta.l4_len, part)) return true;
+            std::uint32_t sum = std::uint32_t{part} + net::tcp_pseudo_header_sum(meta);
             sum = (sum & 0xffff) + (sum >> 16);
             sum = (sum & 0xffff) + (sum >> 16);
             good = sum == 0xffff;
         }
-        if (!good && meta.l4_offset + 18 <= hdr_len && cfg_.checksum == checksum_mode::automatic) {
-            // Linux leaves the folded pseudo-header sum in the field when the NIC
-            // is to finish it (CHECKSUM_PARTIAL): what a capture on the sending
-            // host shows. Zero means "not computed" the same way.
-            const auto field = static_cast<std::uint16_t>((hdr[meta.l4_offset + 16] << 8) |
-                                                          hdr[meta.l4_offset + 17]);
-            offloaded = field == 0 || field == pseudo_header_sum(meta);
-        }
+        // A capture on the sending host shows what the sender left for its NIC.
+        if (!good && cfg_.checksum == checksum_mode::automatic)
+            offloaded = net::tcp_checksum_offload_mark(meta, hdr, hdr_len);
     }
     if (good) {
         bad_run_ = 0;
@@ -398,8 +398,9 @@ void reassembler::after_packet(connection* c) noexcept {
 }
 
 void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const std::uint8_t* hdr,
-                             std::uint32_t hdr_len, std::uint64_t now_ns) noexcept {
-    if (!checksum_ok(m, meta, hdr, hdr_len)) {
+                             std::uint32_t hdr_len, const port_link& link,
+                             std::uint64_t now_ns) noexcept {
+    if (!checksum_ok(m, meta, hdr, hdr_len, link)) {
         drops_.add(m);
         return;
     }
@@ -412,13 +413,28 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
     const bool rst = meta.has_flag(net::tcp_flag::rst);
 
     connection* c = lookup(kp.key, hash);
-    if (c != nullptr && syn && !ack && !rst) {
-        // Tuple reuse (RFC 9293 §3.10.7.3): a SYN with a new ISN, or after the
-        // old connection closed, starts a new connection.
-        const bool new_isn = c->syn_seen[d] && c->isn[d] != meta.seq;
-        const bool after_close = (c->state == conn_state::closing || c->state == conn_state::closed) &&
-                                 !(c->syn_seen[d] && c->isn[d] == meta.seq);
-        if (new_isn || after_close) {
+    bool carried_syn = false;  // the peer's SYN, carried over from the connection a SYN-ACK replaces
+    seq32 carried_isn{};
+    if (c != nullptr && syn && !rst) {
+        bool reuse = false;
+        if (!ack) {
+            // Tuple reuse (RFC 9293 §3.10.7.3): a SYN with a new ISN, or after the
+            // old connection closed, starts a new connection.
+            const bool new_isn = c->syn_seen[d] && c->isn[d] != meta.seq;
+            const bool after_close = (c->state == conn_state::closing || c->state == conn_state::closed) &&
+                                     !(c->syn_seen[d] && c->isn[d] == meta.seq);
+            reuse = new_isn || after_close;
+        } else if (c->dir[0].ended() == end_reason::rst && c->dir[1].ended() == end_reason::rst &&
+                   c->dir[0].delivered() == 0 && c->dir[1].delivered() == 0 &&
+                   c->dir[0].held_bytes() == 0 && c->dir[1].held_bytes() == 0) {
+            // A SYN-ACK after a RST closed the connection before any data: the
+            // endpoints carry on with a handshake, so a new connection starts
+            // (the peer's SYN, if seen, is carried over).
+            reuse = true;
+            carried_syn = c->syn_seen[1 - d];
+            carried_isn = c->isn[1 - d];
+        }
+        if (reuse) {
             release(c, end_reason::evicted, tcp_counter::flows_reused);
             c = nullptr;
         }
@@ -439,6 +455,12 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
             c->midstream = true;
             counters_.add(tcp_counter::midstream_pickups);
         }
+        if (carried_syn) {
+            c->syn_seen[1 - d] = true;
+            c->isn[1 - d] = carried_isn;
+            c->client_dir = static_cast<std::int8_t>(1 - d);
+            c->dir[1 - d].anchor(carried_isn + 1, false);
+        }
         push_event(c, event_kind::opened);
         if (listener_ != nullptr) listener_->on_open(*c);
     }
@@ -454,10 +476,13 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
             c->wscale[d] = meta.opts.wscale;
             c->wscale_ok[d] = true;
         }
+        c->window[d] = meta.window;  // RFC 7323 §2.2: never scaled in a SYN
         if (!s.anchored()) s.anchor(meta.seq + 1, false);
         else if (s.midstream() && !s.reanchor(meta.seq + 1, env_)) counters_.add(tcp_counter::late_syn);
     } else {
-        if (!s.anchored()) s.anchor(meta.seq, true);
+        // A RST alone does not anchor a stream: its sequence number cannot be
+        // checked against anything (see the RST handling below).
+        if (!s.anchored() && !rst) s.anchor(meta.seq, true);
         if (state == conn_state::syn_seen) state = conn_state::established;
         // RFC 7323 §2.2: the window is scaled only when both SYNs carried the option.
         const std::uint8_t shift = c->wscale_ok[0] && c->wscale_ok[1] ? c->wscale[d] : 0;
@@ -465,21 +490,43 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
     }
 
     const seq32 data_seq = meta.seq + (syn ? 1U : 0U);
+    // RFC 9293 §3.10.7.4: data beyond the receiver's window is not accepted by
+    // it, so it is not part of the stream. Checked only when both SYNs were
+    // seen (the window scale is known), with a generous margin for ACKs and
+    // window updates that the capture shows late.
+    if (meta.payload_len != 0 && c->syn_seen[0] && c->syn_seen[1] && c->ack_known[1 - d]) {
+        const std::int32_t ahead = data_seq - c->last_ack[1 - d];
+        const std::uint64_t wnd = c->window[1 - d];
+        if (ahead > 0 && static_cast<std::uint64_t>(ahead) > wnd + std::max<std::uint64_t>(wnd, 65536)) {
+            counters_.add(tcp_counter::out_of_window);
+            drops_.add(m);
+            touch(c, state, now_ns);
+            after_packet(c);
+            return;
+        }
+    }
     if (meta.payload_len != 0) {
         s.insert(data_seq, meta.payload_len, m, meta.payload_offset, env_);  // m is the stream's now
         if (meta.snap_truncated)  // the rest was on the wire: a gap, reported out of band
-            s.declare_missing(data_seq + meta.payload_wire_len, env_);
+            s.declare_missing(data_seq + meta.payload_len, meta.payload_wire_len - meta.payload_len, env_);
     } else {
         drops_.add(m);
     }
-    if (ack && peer.anchored()) peer.on_peer_ack(meta.ack, env_);
+    if (ack) {
+        c->ack_known[d] = true;
+        c->last_ack[d] = meta.ack;
+        if (peer.anchored()) peer.on_peer_ack(meta.ack, env_);
+    }
     if (fin) {
         s.on_fin(data_seq + meta.payload_wire_len, env_);
         if (state != conn_state::closed) state = conn_state::closing;
     }
     if (rst) {
-        // RFC 5961 §3: only a RST inside the window ends the connection.
-        if (s.in_window(meta.seq, c->window[1 - d])) {
+        // RFC 5961 §3: only a RST inside the window ends the connection; a RST
+        // from an endpoint whose sequence numbers were never seen cannot be
+        // checked, and is not taken (a forged RST must not end the capture's
+        // view of a connection that goes on).
+        if (s.anchored() && s.in_window(meta.seq, c->window[1 - d])) {
             s.end(end_reason::rst, env_);
             peer.end(end_reason::rst, env_);
             state = conn_state::closed;

@@ -76,6 +76,8 @@ struct connection {
     bool syn_seen[2] = {false, false};
     seq32 isn[2]{};
     std::uint32_t window[2] = {65535, 65535};  ///< last advertised window of each sender, scaled
+    bool ack_known[2] = {false, false};         ///< sender d has acknowledged something
+    seq32 last_ack[2]{};                        ///< last ACK number sent by d
     std::uint64_t last_ns = 0;
     stream dir[2];              ///< dir[0]: a -> b, dir[1]: b -> a
     void* user = nullptr;       ///< the application's, untouched by rxinto
@@ -112,6 +114,9 @@ public:
 struct port_link {
     net::link_type link = net::link_type::ethernet;
     bool may_be_cut = false;  ///< replayed capture: a frame may be shorter than on the wire
+    /// false: checksums of this port are not checked (checksum mode auto found a
+    /// replayed capture whose checksums are mostly wrong, e.g. rewritten addresses).
+    bool verify_checksums = true;
 };
 
 class reassembler {
@@ -169,11 +174,11 @@ private:
     reassembler(const tcp_config& cfg, unsigned worker_index);
     void process_one(rte_mbuf* m, const port_link& link, std::uint64_t now_ns, int depth) noexcept;
     void handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const std::uint8_t* hdr,
-                    std::uint32_t hdr_len, std::uint64_t now_ns) noexcept;
+                    std::uint32_t hdr_len, const port_link& link, std::uint64_t now_ns) noexcept;
     void handle_fragment(rte_mbuf* m, const net::packet_meta& meta, const port_link& link,
                          std::uint64_t now_ns, int depth) noexcept;
     bool checksum_ok(rte_mbuf* m, const net::packet_meta& meta, const std::uint8_t* hdr,
-                     std::uint32_t hdr_len) noexcept;
+                     std::uint32_t hdr_len, const port_link& link) noexcept;
     connection* lookup(const flow::flow_key& k, std::uint32_t hash) noexcept;
     connection* create(const flow::flow_key& k, std::uint32_t hash, std::uint8_t dir,
                        std::uint64_t now_ns) noexcept;

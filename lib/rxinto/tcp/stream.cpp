@@ -77,14 +77,31 @@ bool stream::reanchor(seq32 first, const stream_env&) noexcept {
         return true;
     }
     if (next_ != 0 || delivered_ != 0 || gap_count_ != 0) return false;
-    const std::int32_t d = base_ - first;  // bytes the new offset 0 lies before the old one
-    if (d < 0) return false;               // the SYN would start after data already held
-    const auto shift = static_cast<std::uint64_t>(d);
-    for (segment* s = head_; s != nullptr; s = s->next) s->off += shift;
-    highest_ += shift;
-    if (fin_ != no_offset) fin_ += shift;
-    if (end_off_ != no_offset) end_off_ += shift;
+    // Offsets move by the distance between the old and the new offset 0.
+    const std::int64_t shift = base_ - first;
+    for (segment* s = head_; s != nullptr; s = s->next)
+        if (static_cast<std::int64_t>(s->off) + shift < 0) return false;  // data before the SYN
+    for (segment* s = head_; s != nullptr; s = s->next)
+        s->off = static_cast<std::uint64_t>(static_cast<std::int64_t>(s->off) + shift);
+    auto moved = [shift](std::uint64_t v) {
+        const std::int64_t x = static_cast<std::int64_t>(v) + shift;
+        return x < 0 ? 0 : static_cast<std::uint64_t>(x);
+    };
+    highest_ = moved(highest_);
+    if (fin_ != no_offset && static_cast<std::int64_t>(fin_) + shift < 0) {
+        // A FIN before the SYN cannot end this stream (e.g. a forged one).
+        fin_ = no_offset;
+        end_ = end_reason::none;
+        end_off_ = no_offset;
+    } else if (fin_ != no_offset) {
+        fin_ = moved(fin_);
+        end_off_ = fin_;
+    } else if (end_off_ != no_offset) {
+        end_off_ = moved(end_off_);
+    }
     declared_ = 0;
+    proof_ = pending_ = 0;
+    nmissing_ = 0;  // ranges noted against the old offsets no longer apply
     base_ = first;
     midstream_ = false;
     recompute_contig();
@@ -390,18 +407,44 @@ void stream::age_proof(const stream_env& env) noexcept {
     proof_age_ = 0;
 }
 
-void stream::declare_missing(seq32 end, stream_env& env) noexcept {
+void stream::declare_missing(seq32 seq, std::uint32_t len, stream_env& env) noexcept {
     std::int64_t off = 0;
-    if (!anchored_ || !to_offset(end, env.limits.max_window, off) || off <= static_cast<std::int64_t>(next_))
+    if (!anchored_ || len == 0 || !to_offset(seq, env.limits.max_window, off)) return;
+    std::uint64_t a = static_cast<std::uint64_t>(std::max<std::int64_t>(off, static_cast<std::int64_t>(next_)));
+    std::uint64_t b = static_cast<std::uint64_t>(off) + len;
+    if (fin_ != no_offset) b = std::min(b, fin_);
+    if (b <= a) return;
+    highest_ = std::max(highest_, b);
+    // Forget ranges the reader has passed.
+    std::uint8_t w = 0;
+    for (std::uint8_t i = 0; i < nmissing_; ++i) {
+        if (missing_[i][1] > next_) {
+            missing_[w][0] = missing_[i][0];
+            missing_[w][1] = missing_[i][1];
+            ++w;
+        }
+    }
+    nmissing_ = w;
+    if (nmissing_ != 0 && missing_[nmissing_ - 1][1] == a) {  // extends the last one
+        missing_[nmissing_ - 1][1] = b;
         return;
-    auto a = static_cast<std::uint64_t>(off);
-    if (fin_ != no_offset && a > fin_) a = fin_;
-    highest_ = std::max(highest_, a);
-    declare_gap_until(a);
+    }
+    if (nmissing_ == max_missing) {
+        // Full: the oldest range, and every hole below it, become gaps now.
+        declare_gap_until(missing_[0][1]);
+        for (std::size_t i = 1; i < max_missing; ++i) {
+            missing_[i - 1][0] = missing_[i][0];
+            missing_[i - 1][1] = missing_[i][1];
+        }
+        --nmissing_;
+    }
+    missing_[nmissing_][0] = a;
+    missing_[nmissing_][1] = b;
+    ++nmissing_;
 }
 
 bool stream::in_window(seq32 seq, std::uint32_t window) const noexcept {
-    if (!anchored_) return true;
+    if (!anchored_) return false;
     std::int64_t off = 0;
     if (!to_offset(seq, std::max<std::uint32_t>(window, 65535), off)) return false;
     const auto lo = static_cast<std::int64_t>(std::min(next_, highest_)) - 1;
@@ -451,8 +494,11 @@ void stream::advance(std::uint64_t n, stream_env& env) noexcept {
 recv_result stream::poll() const noexcept {
     recv_result r;
     if (contig_ > next_) return r;  // data to read
-    if (declared_ > next_) {
-        std::uint64_t until = declared_;
+    // A hole at next_: it is a gap as far as it is declared, or known missing.
+    std::uint64_t until = declared_;
+    for (std::uint8_t i = 0; i < nmissing_; ++i)
+        if (missing_[i][0] <= next_ && missing_[i][1] > until) until = missing_[i][1];
+    if (until > next_) {
         if (head_ != nullptr) until = std::min(until, head_->off);
         if (end_off_ != no_offset) until = std::min(until, end_off_);
         if (until > next_) {

@@ -131,9 +131,10 @@ public:
     /// the wire but not captured, and become gaps once limits.ack_grace_packets
     /// more packets of the connection have not filled them (see tick()).
     void on_peer_ack(seq32 ack, stream_env& env) noexcept;
-    /// Bytes before `end` are known to be missing now (a frame cut by the
-    /// capture's snaplen): holes below it become gaps at once.
-    void declare_missing(seq32 end, stream_env& env) noexcept;
+    /// [seq, seq + len) is known to be missing (the tail of a frame cut by the
+    /// capture's snaplen): when the reader reaches it and no copy of those bytes
+    /// came, it is a gap at once; other holes are not affected.
+    void declare_missing(seq32 seq, std::uint32_t len, stream_env& env) noexcept;
     /// One packet of the connection went by: ages ACK-proven holes.
     void tick(const stream_env& env) noexcept {
         if (proof_ > declared_) age_proof(env);
@@ -207,6 +208,11 @@ private:
     std::uint64_t proof_ = 0;      ///< ACK-proven end whose grace period is running
     std::uint64_t pending_ = 0;    ///< highest ACK-proven end seen
     std::uint32_t proof_age_ = 0;  ///< packets since proof_ was set
+    /// Ranges known to be missing (snaplen-cut tails), oldest first. A fixed
+    /// handful: when more are outstanding, the oldest becomes a declared gap.
+    static constexpr std::size_t max_missing = 4;
+    std::uint64_t missing_[max_missing][2] = {};
+    std::uint8_t nmissing_ = 0;
     std::uint64_t highest_ = 0;    ///< end of the highest byte seen
     std::uint64_t fin_ = no_offset;
     std::uint64_t end_off_ = no_offset;
