@@ -468,6 +468,11 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
     stream& s = c->dir[d];
     stream& peer = c->dir[1 - d];
     conn_state state = c->state;
+    // RFC 9293 §3.10.7.3: while the peer's SYN is unanswered, a segment from
+    // this side without SYN or data is not acceptable: it neither anchors the
+    // stream nor ends it with its FIN or RST (forged RST/FIN before the SYN-ACK).
+    const bool unsynced = !syn && meta.payload_wire_len == 0 && c->syn_seen[1 - d] &&
+                          !c->syn_seen[d] && !s.anchored();
     if (syn) {
         if (c->client_dir < 0) c->client_dir = static_cast<std::int8_t>(ack ? 1 - d : d);
         c->syn_seen[d] = true;
@@ -482,7 +487,7 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
     } else {
         // A RST alone does not anchor a stream: its sequence number cannot be
         // checked against anything (see the RST handling below).
-        if (!s.anchored() && !rst) s.anchor(meta.seq, true);
+        if (!s.anchored() && !rst && !unsynced) s.anchor(meta.seq, true);
         if (state == conn_state::syn_seen) state = conn_state::established;
         // RFC 7323 §2.2: the window is scaled only when both SYNs carried the option.
         const std::uint8_t shift = c->wscale_ok[0] && c->wscale_ok[1] ? c->wscale[d] : 0;
@@ -505,19 +510,16 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
             return;
         }
     }
-    if (meta.payload_len != 0) {
-        s.insert(data_seq, meta.payload_len, m, meta.payload_offset, env_);  // m is the stream's now
-        if (meta.snap_truncated)  // the rest was on the wire: a gap, reported out of band
-            s.declare_missing(data_seq + meta.payload_len, meta.payload_wire_len - meta.payload_len, env_);
-    } else {
-        drops_.add(m);
-    }
+    if (meta.payload_len != 0) s.insert(data_seq, meta.payload_len, m, meta.payload_offset, env_);  // m is the stream's now
+    else drops_.add(m);
+    if (meta.snap_truncated)  // the rest was on the wire: a gap, reported out of band
+        s.declare_missing(data_seq + meta.payload_len, meta.payload_wire_len - meta.payload_len, env_);
     if (ack) {
         c->ack_known[d] = true;
         c->last_ack[d] = meta.ack;
         if (peer.anchored()) peer.on_peer_ack(meta.ack, env_);
     }
-    if (fin) {
+    if (fin && !unsynced) {
         s.on_fin(data_seq + meta.payload_wire_len, env_);
         if (state != conn_state::closed) state = conn_state::closing;
     }

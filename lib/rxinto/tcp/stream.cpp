@@ -360,6 +360,7 @@ void stream::on_fin(seq32 fin_seq, stream_env& env) noexcept {
         return;
     }
     if (fin_ != no_offset) return;  // the first FIN stands; a retransmission changes nothing
+    if (end_ != end_reason::none) return;  // ended already (RST): a later FIN changes nothing
     const std::uint64_t f = std::max<std::uint64_t>(static_cast<std::uint64_t>(std::max<std::int64_t>(off, 0)), next_);
     fin_ = f;
     end_ = end_reason::fin;
