@@ -309,6 +309,9 @@ connection* reassembler::lookup(const flow::flow_key& k, std::uint32_t hash) noe
 }
 
 void reassembler::lru_unlink(connection* c) noexcept {
+    // state count_: being created, on no list yet (and count_ would index past
+    // lru_head_/lru_tail_).
+    if (c->state == conn_state::count_) return;
     const auto s = static_cast<int>(c->state);
     if (c->lru_prev != nullptr) c->lru_prev->lru_next = c->lru_next;
     else if (lru_head_[s] == c) lru_head_[s] = c->lru_next;
@@ -556,6 +559,12 @@ void reassembler::expire(std::uint64_t now_ns, std::uint32_t budget) noexcept {
             --budget;
         }
     }
+    if (frag_ != nullptr) {
+        // Datagrams whose fragments stopped coming go too (their TTL is TSC time).
+        auto* dr = static_cast<rte_ip_frag_death_row*>(frag_death_row_);
+        rte_ip_frag_table_del_expired_entries(frag_, dr, rte_rdtsc());
+        rte_ip_frag_free_death_row(dr, 0);
+    }
     drops_.flush();
 }
 
@@ -563,7 +572,12 @@ void reassembler::finish() noexcept {
     begin_call();
     for (int s = 0; s < static_cast<int>(conn_state::count_); ++s)
         while (lru_head_[s] != nullptr) release(lru_head_[s], end_reason::eof, tcp_counter::flows_closed);
-    if (frag_ != nullptr) rte_ip_frag_free_death_row(static_cast<rte_ip_frag_death_row*>(frag_death_row_), 0);
+    if (frag_ != nullptr) {
+        // End of input: incomplete datagrams can never complete.
+        auto* dr = static_cast<rte_ip_frag_death_row*>(frag_death_row_);
+        rte_ip_frag_table_del_expired_entries(frag_, dr, UINT64_MAX);
+        rte_ip_frag_free_death_row(dr, 0);
+    }
     drops_.flush();
 }
 
