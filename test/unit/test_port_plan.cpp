@@ -112,7 +112,7 @@ TEST(EalArgs, ReplayPortBecomesANetPcapVdevAndPciIsOff) {
     EXPECT_TRUE(has_pair(*a, "--vdev", "net_pcap_rxinto0,rx_pcap=/tmp/x.pcap"));
     EXPECT_TRUE(has(*a, "--no-pci"));
     EXPECT_TRUE(has(*a, "--no-huge"));
-    EXPECT_TRUE(has_pair(*a, "-l", s.eal.lcores));
+    EXPECT_TRUE(has_pair(*a, "--lcores", s.eal.lcores));
     EXPECT_TRUE(has_pair(*a, "--file-prefix", s.eal.file_prefix));
     EXPECT_TRUE(has_pair(*a, "-m", std::to_string(s.eal.memory_mb)));
 }

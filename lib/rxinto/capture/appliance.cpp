@@ -13,13 +13,16 @@
 #include <rte_lcore.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
+#include <rte_ring.h>
 
+#include "rxinto/capture/dispatch.hpp"
 #include "rxinto/capture/replay.hpp"
 #include "rxinto/capture/rx_loop.hpp"
 #include "rxinto/capture/tcp_sink.hpp"
 #include "rxinto/gen/pcap_gen.hpp"
 #include "rxinto/port/eal.hpp"
 #include "rxinto/port/ports.hpp"
+#include "rxinto/stats/telemetry.hpp"  // telemetry
 
 namespace rxinto::capture {
 
@@ -68,6 +71,10 @@ struct Run {
     std::vector<std::size_t> first_queue;                        // per port: index into the above
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::unique_ptr<TcpSink>> tcp_sinks;  // one per worker when TCP-lite is on
+    std::unique_ptr<Dispatcher> dispatcher;           // software dispatch, when on
+    std::vector<rte_ring*> rings;                     // its rings, one per worker
+    std::vector<std::unique_ptr<QueueCounters>> ring_counters;
+    std::atomic<bool> drain{false};                   // dispatcher stopped: workers drain their rings
     std::vector<ReplayPort> replays;
     std::atomic<bool> stop{false};
     std::uint64_t start_tsc = 0;
@@ -136,6 +143,14 @@ struct Run {
                     s.stream_write_errors += f->write_errors();
                 }
             }
+        }
+        if (dispatcher) {
+            s.dispatch = true;
+            s.dispatch_lcore = dispatcher->lcore;
+            s.dispatch_packets = dispatcher->counters.packets.get();
+            s.dispatch_ring_full = dispatcher->counters.ring_full.get();
+            s.dispatch_polls = dispatcher->counters.polls.get();
+            s.dispatch_empty_polls = dispatcher->counters.empty_polls.get();
         }
         for (const auto& w : workers) {
             stats::WorkerStats ws;
@@ -230,6 +245,9 @@ tcp::tcp_config tcp_config_of(const config::TcpSettings& t) {
     return c;
 }
 
+constexpr unsigned dispatch_ring_size = 4096;  // per worker: a few bursts of slack each way
+constexpr unsigned max_dispatch_workers = 64;
+
 }  // namespace
 
 Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
@@ -299,9 +317,40 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         ~EalGuard() { port::eal_cleanup(); }
     } eal_guard;
 
-    const auto& worker_lcores = eal->worker_lcores;
-    const unsigned pollers = worker_lcores.empty() ? 1U : static_cast<unsigned>(worker_lcores.size());
-    auto opened = port::Ports::open(s, pollers, pollers + 1, pcap_paths);
+    // Software dispatch: when the ports cannot give every worker lcore a queue
+    // of its own (virtual devices have one), the first worker lcore becomes a
+    // dispatcher that hashes packets to the others.
+    std::vector<unsigned> worker_lcores = eal->worker_lcores;
+    bool dispatch = false;
+    if (s.run.dispatch == "yes") {
+        if (worker_lcores.size() < 2)
+            return make_error("[run] dispatch = yes needs at least three lcores (main, dispatcher,"
+                              " a worker); [eal] lcores = '", s.eal.lcores, "'");
+        dispatch = true;
+    } else if (s.run.dispatch == "auto" && worker_lcores.size() >= 3) {
+        for (std::size_t i = 0; i < s.ports.size() && !dispatch; ++i) {
+            auto q = port::Ports::max_rx_queues(s.ports[i], i);
+            if (!q) return std::move(q).error();
+            const unsigned want = s.ports[i].rx_queues != 0 ? s.ports[i].rx_queues
+                                                            : static_cast<unsigned>(worker_lcores.size());
+            if (*q < want) dispatch = true;
+        }
+    }
+    unsigned dispatch_lcore = 0;
+    if (dispatch) {
+        dispatch_lcore = worker_lcores.front();
+        worker_lcores.erase(worker_lcores.begin());
+        if (worker_lcores.size() > max_dispatch_workers)
+            return make_error("software dispatch: at most ", std::to_string(max_dispatch_workers),
+                              " workers");
+    }
+    const unsigned pollers = dispatch ? 1U
+                             : worker_lcores.empty() ? 1U
+                                                     : static_cast<unsigned>(worker_lcores.size());
+    const std::uint32_t in_rings =
+        dispatch ? static_cast<std::uint32_t>(worker_lcores.size()) * dispatch_ring_size : 0;
+    auto opened = port::Ports::open(s, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
+                                    pcap_paths, in_rings);
     if (!opened) return std::move(opened).error();
     port::Ports ports = std::move(opened.value());
     for (const auto& n : ports.notes()) notes.push_back(n);
@@ -326,6 +375,11 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         }
     }
     static FreeSink free_sink;
+    // mbuf->port (an ethdev id) -> index in the settings, for packets that come
+    // through a dispatch ring from any port.
+    std::vector<std::uint16_t> port_index_of(RTE_MAX_ETHPORTS, 0);
+    for (std::size_t i = 0; i < ports.ports().size(); ++i)
+        port_index_of[ports.ports()[i].port_id] = static_cast<std::uint16_t>(i);
     std::shared_ptr<stream_index> index;
     if (s.tcp.enabled && !s.tcp.streams_dir.empty()) {
         auto idx = stream_index::open(s.tcp.streams_dir);
@@ -339,24 +393,57 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     if (s.tcp.enabled) {
         for (std::size_t i = 0; i < r.workers.size(); ++i) {
             const int socket = static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore));
-            auto re = tcp::reassembler::create(tcp_config_of(s.tcp), "rxw" + std::to_string(i),
+            tcp::tcp_config cfg = tcp_config_of(s.tcp);
+            if (dispatch) cfg.dispatch_workers = static_cast<std::uint32_t>(r.workers.size());
+            auto re = tcp::reassembler::create(cfg, "rxw" + std::to_string(i),
                                                static_cast<unsigned>(i), ports.pool(), socket);
             if (!re) return make_error("worker ", std::to_string(i), ": ", re.error().message);
             r.tcp_sinks.push_back(std::make_unique<TcpSink>(std::move(re.value()), links, pcap_ts,
                                                             ts_offset, ts_bit >= 0 ? ts_flag : 0,
-                                                            index));
+                                                            index, port_index_of));
         }
     }
-    // Queues are dealt round-robin over the workers: each queue has one owner.
+    // Queues are dealt round-robin over the workers (each queue has one owner),
+    // or all go to the dispatcher, which feeds one ring per worker.
+    if (dispatch) {
+        r.dispatcher = std::make_unique<Dispatcher>();
+        r.dispatcher->lcore = dispatch_lcore;
+        r.dispatcher->burst = s.run.burst;
+        r.dispatcher->stop = &r.stop;
+        for (const auto& l : links) r.dispatcher->links.push_back(l.link);
+        for (std::size_t i = 0; i < r.workers.size(); ++i) {
+            const std::string name = "rxinto_d" + std::to_string(i);
+            rte_ring* ring = rte_ring_create(name.c_str(), dispatch_ring_size,
+                                             static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore)),
+                                             RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (ring == nullptr) {
+                for (auto* x : r.rings) rte_ring_free(x);
+                return make_error("dispatch ring for worker ", std::to_string(i), ": ",
+                                  rte_strerror(rte_errno));
+            }
+            r.rings.push_back(ring);
+            r.dispatcher->rings.push_back(ring);
+            r.dispatcher->stage.emplace_back(max_burst);
+            r.ring_counters.push_back(std::make_unique<QueueCounters>());
+            QueueRef q;
+            q.ring = ring;
+            q.counters = r.ring_counters.back().get();
+            r.workers[i]->queues.push_back(q);
+            r.workers[i]->drain = &r.drain;
+        }
+        r.dispatcher->staged.assign(r.workers.size(), 0);
+        r.dispatcher->per_worker.assign(r.workers.size(), 0);
+    }
     std::size_t next = 0;
     for (std::size_t i = 0; i < ports.ports().size(); ++i) {
         const auto& pi = ports.ports()[i];
         r.first_queue.push_back(r.queue_counters.size());
         for (std::uint16_t q = 0; q < pi.rx_queues; ++q) {
             r.queue_counters.push_back(std::make_unique<QueueCounters>());
-            Worker& w = *r.workers[next++ % r.workers.size()];
-            w.queues.push_back(QueueRef{static_cast<std::uint16_t>(i), pi.port_id, q,
-                                        r.queue_counters.back().get()});
+            const QueueRef ref{static_cast<std::uint16_t>(i), pi.port_id, q,
+                               r.queue_counters.back().get()};
+            if (dispatch) r.dispatcher->queues.push_back(ref);
+            else r.workers[next++ % r.workers.size()]->queues.push_back(ref);
         }
     }
     for (std::size_t i = 0; i < r.workers.size(); ++i) {
@@ -376,6 +463,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     r.start_tsc = rte_rdtsc();
     r.last_progress = r.snapshot();
     r.last_progress.t_s = 0;
+    // telemetry: /rxinto/* answer from r until end(), then "not running".
+    stats::telemetry::Publication telemetry([&r] { return r.snapshot(); });
 
     if (worker_lcores.empty()) {
         Worker& w = *r.workers.front();
@@ -384,9 +473,16 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         w.tick_cycles = r.hz / 100;  // control step every 10 ms
         run_worker(w);
     } else {
+        if (r.dispatcher) {
+            if (int rc = rte_eal_remote_launch(dispatcher_main, r.dispatcher.get(), r.dispatcher->lcore);
+                rc != 0)
+                return make_error("cannot start the dispatcher on lcore ",
+                                  std::to_string(r.dispatcher->lcore), " (", std::to_string(rc), ")");
+        }
         for (auto& w : r.workers) {
             if (int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore); rc != 0) {
                 r.stop.store(true);
+                r.drain.store(true);
                 rte_eal_mp_wait_lcore();
                 return make_error("cannot start the worker on lcore ", std::to_string(w->lcore),
                                   ": it is busy (", std::to_string(rc), ")");
@@ -395,7 +491,13 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         while (r.control()) rte_delay_us_sleep(10 * 1000);
     }
     r.stop.store(true);
+    if (r.dispatcher) {
+        // The dispatcher stops first; then the workers empty their rings.
+        rte_eal_wait_lcore(r.dispatcher->lcore);
+        r.drain.store(true, std::memory_order_release);
+    }
     rte_eal_mp_wait_lcore();
+    telemetry.end();  // telemetry: before r's sinks and the ports go
     // The workers are stopped: their reassemblers can be finished from here.
     for (auto& t : r.tcp_sinks) t->finish();
 
@@ -411,6 +513,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         sum.notes.push_back("--streams-dir: " + std::to_string(index->write_errors()) +
                             " index lines could not be written");
     r.tcp_sinks.clear();  // reassemblers free their tables before the ports and the EAL go
+    for (auto* ring : r.rings) rte_ring_free(ring);  // empty: the workers drained them
+    r.rings.clear();
     ports.close();
     return sum;
 }

@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
 namespace rxinto::capture {
 
@@ -20,9 +21,23 @@ void run_worker(Worker& w) noexcept {
     std::uint32_t rounds = 0;
     std::uint64_t next_tick = w.tick != nullptr ? rte_rdtsc() + w.tick_cycles : UINT64_MAX;
 
-    while (!w.stop->load(std::memory_order_relaxed)) {
+    for (;;) {
+        if (w.stop->load(std::memory_order_relaxed)) {
+            // Ring sources are drained to the last packet once the dispatcher
+            // has stopped: nothing that was handed over is left behind.
+            if (w.drain == nullptr) break;
+            if (w.drain->load(std::memory_order_acquire)) {
+                bool drained = true;
+                for (const QueueRef& q : w.queues)
+                    if (q.ring != nullptr && rte_ring_count(q.ring) != 0) drained = false;
+                if (drained) break;
+            }
+        }
         for (const QueueRef& q : w.queues) {
-            const std::uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
+            const std::uint16_t n =
+                q.ring != nullptr
+                    ? static_cast<std::uint16_t>(rte_ring_dequeue_burst(q.ring, reinterpret_cast<void**>(pkts), burst, nullptr))
+                    : rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
             ++polls;
             if (n == 0) {
                 ++empty;

@@ -16,6 +16,7 @@
 #include "rxinto/stats/counter.hpp"
 
 struct rte_mbuf;
+struct rte_ring;
 
 namespace rxinto::capture {
 
@@ -40,6 +41,9 @@ struct QueueRef {
     std::uint16_t port_id = 0;     ///< ethdev port id
     std::uint16_t queue = 0;
     QueueCounters* counters = nullptr;
+    /// Software dispatch: this worker's ring from the dispatcher, polled
+    /// instead of (port_id, queue). Packets from any port; mbuf->port says which.
+    rte_ring* ring = nullptr;
 };
 
 /// Receives each non-empty burst; owns the mbufs from the call on, whatever it
@@ -66,6 +70,9 @@ struct Worker {
     std::uint16_t burst = 32;
     BurstSink* sink = nullptr;
     const std::atomic<bool>* stop = nullptr;
+    /// With ring sources: once *stop is set, the worker keeps going until
+    /// *drain is set too and its rings are empty (the dispatcher has stopped).
+    const std::atomic<bool>* drain = nullptr;
     WorkerCounters counters;
     // Only for a worker on the main lcore:
     TickFn tick = nullptr;

@@ -14,9 +14,9 @@ constexpr std::uint64_t expire_every_ns = 1'000'000'000ULL;  // one timeout pass
 
 TcpSink::TcpSink(std::unique_ptr<tcp::reassembler> r, std::vector<tcp::port_link> links,
                  std::vector<bool> pcap_timestamps, int ts_offset, std::uint64_t ts_flag,
-                 std::shared_ptr<stream_index> index)
+                 std::shared_ptr<stream_index> index, std::vector<std::uint16_t> port_index_of)
     : r_(std::move(r)), links_(std::move(links)), pcap_ts_(std::move(pcap_timestamps)),
-      ts_offset_(ts_offset), ts_flag_(ts_flag) {
+      port_index_of_(std::move(port_index_of)), ts_offset_(ts_offset), ts_flag_(ts_flag) {
     if (index) {
         files_ = std::make_unique<stream_files>(std::move(index), r_.get());
         r_->set_listener(files_.get());
@@ -35,13 +35,31 @@ std::uint64_t TcpSink::now_ns(rte_mbuf* first, std::uint16_t port_index) noexcep
     return rte_rdtsc() / (rte_get_tsc_hz() / 1'000'000ULL) * 1000ULL;
 }
 
-void TcpSink::on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept {
-    const std::uint64_t now = now_ns(pkts[0], q.port_index);
+void TcpSink::process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index) noexcept {
+    const std::uint64_t now = now_ns(pkts[0], port_index);
     last_now_ns_ = std::max(last_now_ns_, now);
-    const tcp::port_link link = q.port_index < links_.size() ? links_[q.port_index] : tcp::port_link{};
+    const tcp::port_link link = port_index < links_.size() ? links_[port_index] : tcp::port_link{};
     r_->process_burst(pkts, n, link, now);
     if (files_) files_->drain_events();
     r_->flush();
+}
+
+void TcpSink::on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept {
+    if (q.ring == nullptr) {
+        process(pkts, n, q.port_index);
+    } else {
+        // From a dispatch ring: packets of several ports; each run of one port
+        // is processed with that port's link.
+        std::uint16_t i = 0;
+        while (i < n) {
+            const std::uint16_t port = pkts[i]->port;
+            std::uint16_t j = static_cast<std::uint16_t>(i + 1);
+            while (j < n && pkts[j]->port == port) ++j;
+            const std::uint16_t index = port < port_index_of_.size() ? port_index_of_[port] : 0;
+            process(pkts + i, static_cast<std::uint16_t>(j - i), index);
+            i = j;
+        }
+    }
     if (last_now_ns_ >= last_expire_ns_ + expire_every_ns) {
         last_expire_ns_ = last_now_ns_;
         r_->expire(last_now_ns_);

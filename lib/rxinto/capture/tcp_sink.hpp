@@ -18,7 +18,7 @@ public:
     /// ts_offset/ts_flag: the mbuf rx timestamp dynamic field (-1/0: none).
     TcpSink(std::unique_ptr<tcp::reassembler> r, std::vector<tcp::port_link> links,
             std::vector<bool> pcap_timestamps, int ts_offset, std::uint64_t ts_flag,
-            std::shared_ptr<stream_index> index);
+            std::shared_ptr<stream_index> index, std::vector<std::uint16_t> port_index_of);
 
     void on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept override;
     /// After the worker stopped: end every stream (eof) and release everything.
@@ -29,11 +29,13 @@ public:
 
 private:
     std::uint64_t now_ns(rte_mbuf* first, std::uint16_t port_index) noexcept;
+    void process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index) noexcept;
 
     std::unique_ptr<tcp::reassembler> r_;
     std::unique_ptr<stream_files> files_;
     std::vector<tcp::port_link> links_;
     std::vector<bool> pcap_ts_;
+    std::vector<std::uint16_t> port_index_of_;  ///< ethdev port id -> port index
     int ts_offset_ = -1;
     std::uint64_t ts_flag_ = 0;
     std::uint64_t last_expire_ns_ = 0;

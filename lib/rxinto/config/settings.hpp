@@ -77,6 +77,10 @@ struct RunSettings {
     double duration_s = 0;             ///< stop after this long; 0: at end of replay or on signal
     bool progress = true;              ///< one progress line per second on stderr
     std::string stats_json;            ///< write the final summary as JSON here ("" = no)
+    /// Software dispatch: auto = when the ports have fewer rx queues than the
+    /// worker lcores (virtual devices), the second lcore hashes every packet
+    /// (symmetrically) to a worker through rte_rings; yes / no insist.
+    std::string dispatch = "auto";
 
     friend bool operator==(const RunSettings&, const RunSettings&) = default;
 };

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include <rte_hash_crc.h>
+
 #include "rxinto/net/parse.hpp"
 
 namespace rxinto::flow {
@@ -52,6 +54,20 @@ struct keyed_packet {
         k.key.vlan[i] = m.vlans[i].vid();
     k.key.ip_version = m.ip_version;
     return k;
+}
+
+/// The software dispatch hash (capture/dispatch.hpp): the normalised address
+/// pair and the VLAN ids, no ports, so that every IP fragment of a datagram
+/// goes where its connection goes. Symmetric: a->b and b->a hash alike.
+[[nodiscard]] inline std::uint32_t dispatch_hash(const net::packet_meta& m) noexcept {
+    const bool swap = std::memcmp(m.src_addr.data(), m.dst_addr.data(), 16) > 0;
+    const auto& lo = swap ? m.dst_addr : m.src_addr;
+    const auto& hi = swap ? m.src_addr : m.dst_addr;
+    std::uint32_t h = rte_hash_crc(lo.data(), 16, m.ip_version);
+    h = rte_hash_crc(hi.data(), 16, h);
+    for (std::size_t i = 0; i < m.vlan_count && i < net::max_vlan_tags; ++i)
+        h = rte_hash_crc_4byte(m.vlans[i].vid(), h);
+    return h;
 }
 
 }  // namespace rxinto::flow

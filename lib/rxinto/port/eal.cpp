@@ -103,7 +103,9 @@ std::string device_name(const config::PortSettings& p, std::size_t index) {
 
 Result<std::vector<std::string>> build_eal_args(const config::Settings& s, bool use_hugepages,
                                                 const std::vector<std::string>& pcap_paths) {
-    std::vector<std::string> a{"rxinto", "-l", s.eal.lcores, "--log-level",
+    // --lcores (not -l): it also takes lcore@cpu maps, e.g. (0-3)@(0-1) for
+    // more lcores than CPUs on a small test machine.
+    std::vector<std::string> a{"rxinto", "--lcores", s.eal.lcores, "--log-level",
                                s.eal.log_level, "-m", std::to_string(s.eal.memory_mb)};
     if (s.eal.in_memory && use_hugepages) {
         a.emplace_back("--in-memory");

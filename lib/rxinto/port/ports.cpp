@@ -94,8 +94,19 @@ void Ports::close() noexcept {
     }
 }
 
+Result<std::uint16_t> Ports::max_rx_queues(const config::PortSettings& p, std::size_t index) {
+    const std::string name = device_name(p, index);
+    std::uint16_t id = 0;
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0)
+        return make_error(port_label(index, name), ": no such ethdev after EAL probing");
+    rte_eth_dev_info info{};
+    if (int rc = rte_eth_dev_info_get(id, &info); rc != 0)
+        return make_error(port_label(index, name), ": cannot read device info: ", errstr(rc));
+    return info.max_rx_queues;
+}
+
 Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned lcores,
-                          const std::vector<std::string>& pcap_paths) {
+                          const std::vector<std::string>& pcap_paths, std::uint32_t extra_mbufs) {
     Ports out;
     const unsigned default_queues = std::max(1U, workers);
 
@@ -138,7 +149,7 @@ Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned 
     sz.lcores = std::max(1U, lcores);
     sz.burst = s.run.burst;
     sz.cache = s.mempool.cache;
-    sz.reassembly_held = s.mempool.reassembly_held;
+    sz.reassembly_held = s.mempool.reassembly_held + extra_mbufs;
     const std::uint32_t need = mbufs_needed(sz);
     if (s.mempool.mbufs != 0 && s.mempool.mbufs < need) {
         out.notes_.push_back("[mempool] mbufs = " + std::to_string(s.mempool.mbufs) +

@@ -63,9 +63,15 @@ public:
     /// Creates the pool and starts every port. `workers` is the number of
     /// worker lcores (the default queue count); `lcores` all lcores (pool caches).
     /// `pcap_paths[i]` is the capture of port i when it is a pcap port.
+    /// `extra_mbufs`: mbufs held elsewhere on their way (dispatch rings).
     [[nodiscard]] static Result<Ports> open(const config::Settings& s, unsigned workers,
                                             unsigned lcores,
-                                            const std::vector<std::string>& pcap_paths);
+                                            const std::vector<std::string>& pcap_paths,
+                                            std::uint32_t extra_mbufs = 0);
+
+    /// The most rx queues the device of port `index` offers (after EAL probing).
+    [[nodiscard]] static Result<std::uint16_t> max_rx_queues(const config::PortSettings& p,
+                                                             std::size_t index);
 
     /// Stops every port (the driver gives back the mbufs in its rx rings);
     /// the ports stay configured and the pool stays. Idempotent.

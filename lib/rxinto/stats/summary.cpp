@@ -115,6 +115,13 @@ std::string summary_text(const Summary& s) {
                       p.rx_checksum_offload ? ", rx checksum offload" : "", p.link.c_str());
         o += buf;
     }
+    if (n.dispatch) {
+        std::snprintf(buf, sizeof buf,
+                      "  dispatch   lcore %u: %llu packets to the workers, %llu dropped (ring full)\n",
+                      n.dispatch_lcore, static_cast<unsigned long long>(n.dispatch_packets),
+                      static_cast<unsigned long long>(n.dispatch_ring_full));
+        o += buf;
+    }
     for (const auto& w : n.workers) {
         const double empty_share =
             w.polls != 0 ? 100.0 * static_cast<double>(w.empty_polls) / static_cast<double>(w.polls)
@@ -180,7 +187,17 @@ std::string summary_json(const Summary& s) {
     for (const auto& [k, v] : n.parse)
         if (k != "ok") j.value(k, v);
     for (const auto& [k, v] : n.tcp_drops) j.value(k, v);
+    if (n.dispatch) j.value("dispatch_ring_full", n.dispatch_ring_full);
     j.end_object();
+    if (n.dispatch) {
+        j.begin_object("dispatch");
+        j.value("lcore", std::uint64_t{n.dispatch_lcore});
+        j.value("packets", n.dispatch_packets);
+        j.value("ring_full", n.dispatch_ring_full);
+        j.value("polls", n.dispatch_polls);
+        j.value("empty_polls", n.dispatch_empty_polls);
+        j.end_object();
+    }
     if (n.tcp_enabled) {
         j.begin_object("tcp");
         j.value("flows_active", n.flows_active);

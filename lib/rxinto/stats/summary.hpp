@@ -47,6 +47,12 @@ struct Snapshot {
     named_counts parse;  ///< frames by parse outcome ("ok" first), summed over workers
     named_counts tcp_drops;  ///< the reassembly outcomes that are drops, by reason
     std::uint64_t flows_active = 0;
+    bool dispatch = false;                 ///< software dispatch to the workers
+    unsigned dispatch_lcore = 0;
+    std::uint64_t dispatch_packets = 0;    ///< handed to workers
+    std::uint64_t dispatch_ring_full = 0;  ///< dropped: a worker's ring was full
+    std::uint64_t dispatch_polls = 0;
+    std::uint64_t dispatch_empty_polls = 0;
     std::uint64_t stream_bytes_written = 0;  ///< --streams-dir
     std::uint64_t stream_write_errors = 0;
 

@@ -37,6 +37,7 @@ enum class tcp_counter : std::uint8_t {
     cap_gaps,                ///< gaps declared to resolve a cap or pool pressure
     ip_fragments,            ///< IP fragments taken in for reassembly
     ip_reassembled,          ///< datagrams rebuilt from fragments
+    wrong_worker,            ///< software dispatch sent the packet to another worker than its flow's
     count_
 };
 

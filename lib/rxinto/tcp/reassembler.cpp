@@ -407,6 +407,8 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
         drops_.add(m);
         return;
     }
+    if (cfg_.dispatch_workers > 1 && flow::dispatch_hash(meta) % cfg_.dispatch_workers != worker_index_)
+        counters_.add(tcp_counter::wrong_worker);
     const flow::keyed_packet kp = flow::key_of(meta);
     const std::uint32_t hash = key_hash(kp.key);
     const int d = kp.dir;

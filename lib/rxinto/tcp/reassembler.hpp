@@ -57,6 +57,10 @@ struct tcp_config {
     bool ip_reassembly = true;                ///< rebuild IP fragments with rte_ip_frag
     std::uint32_t frag_max_datagrams = 4096;  ///< datagrams being rebuilt at once
     std::uint32_t mempool_low_water = 0;      ///< free mbufs below which held data is released (0: pool/8)
+    /// Software dispatch over this many workers (0: none): every TCP packet's
+    /// flow::dispatch_hash is checked against this worker's index, and those
+    /// that arrived at the wrong worker are counted (a broken hash shows).
+    std::uint32_t dispatch_workers = 0;
 };
 
 enum class conn_state : std::uint8_t { syn_seen, established, closing, closed, count_ };
