@@ -5,6 +5,8 @@
 // every sum that is stored was first proven to be <= cap or <= wire.
 #include "rxinto/net/parse.hpp"
 
+#include <cstring>
+
 namespace rxinto::net {
 namespace {
 
@@ -499,11 +501,45 @@ parse_status parse_frame(const std::uint8_t* data, std::uint32_t caplen, std::ui
 
 std::uint16_t ones_complement_sum(const std::uint8_t* data, std::uint32_t len,
                                   std::uint32_t initial) noexcept {
-    // Sum 32-bit big-endian words into 64 bits and fold at the end: since
-    // 2^16 == 1 (mod 2^16 - 1) this equals the RFC 1071 sum of 16-bit words, and
-    // 2^30 words of < 2^32 cannot overflow 64 bits.
-    std::uint64_t sum = initial;
+    // Sum 32-bit words into 64 bits and fold at the end: since 2^16 == 1
+    // (mod 2^16 - 1) this equals the RFC 1071 sum of 16-bit words, and 2^30
+    // words of < 2^32 cannot overflow 64 bits.
     std::uint32_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    // RFC 1071 §2(B): the sum is byte-order independent, so add native words
+    // (four independent accumulators, no byte swap per word) and swap once at
+    // the end. This is the per-byte cost of checksum verification, on every
+    // TCP segment: it runs several times faster than one swapped word a step.
+    std::uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (; len - i >= 16; i += 16) {
+        std::uint64_t w0 = 0, w1 = 0;
+        std::memcpy(&w0, data + i, 8);
+        std::memcpy(&w1, data + i + 8, 8);
+        a0 += w0 & 0xFFFFFFFFu;
+        a1 += w0 >> 32;
+        a2 += w1 & 0xFFFFFFFFu;
+        a3 += w1 >> 32;
+    }
+    std::uint64_t native = a0 + a1 + a2 + a3;
+    for (; len - i >= 4; i += 4) {
+        std::uint32_t w = 0;
+        std::memcpy(&w, data + i, 4);
+        native += w;
+    }
+    if (len - i >= 2) {
+        std::uint16_t w = 0;
+        std::memcpy(&w, data + i, 2);
+        native += w;
+        i += 2;
+    }
+    if (i < len) native += data[i];  // odd byte: the high byte of a zero-padded big-endian word
+    while ((native >> 16) != 0) native = (native & 0xFFFFu) + (native >> 16);
+    std::uint64_t sum = static_cast<std::uint16_t>(((native & 0xFFu) << 8) | (native >> 8));
+    sum += initial;
+    i = len;
+#else
+    std::uint64_t sum = initial;
+#endif
     for (; len - i >= 4; i += 4) sum += be32(data + i);
     if (len - i >= 2) {
         sum += be16(data + i);

@@ -162,9 +162,21 @@ void reassembler::process_burst(rte_mbuf** pkts, std::uint16_t n, const port_lin
     begin_call();
     // Below the low-water mark, streams release what they hold past holes
     // (declaring the holes gaps) so that the port does not run out of mbufs.
-    env_.pool_pressure = pool_ != nullptr && rte_mempool_avail_count(pool_) < low_water_;
+    // rte_mempool_avail_count walks every lcore's cache: once per 16 bursts
+    // is often enough for a low-water mark.
+    if (pool_ != nullptr && (++bursts_ & 15U) == 0)
+        env_.pool_pressure = rte_mempool_avail_count(pool_) < low_water_;
+    // Headers with TCP options end past the first cache line: fetch both lines
+    // of the packets ahead while this one is processed.
+    for (std::uint16_t i = 0; i < n && i < 2; ++i) {
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], char*));
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], char*) + RTE_CACHE_LINE_SIZE);
+    }
     for (std::uint16_t i = 0; i < n; ++i) {
-        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+        if (i + 2 < n) {
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], char*));
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], char*) + RTE_CACHE_LINE_SIZE);
+        }
         process_one(pkts[i], link, now_ns, 0);
     }
     if (frag_ != nullptr) rte_ip_frag_free_death_row(static_cast<rte_ip_frag_death_row*>(frag_death_row_), 0);
@@ -230,12 +242,32 @@ void reassembler::handle_fragment(rte_mbuf* m, const net::packet_meta& meta,
         return;
     }
     m->l2_len = meta.l3_offset & 0x7fU;
+    // DPDK puts what it drops on the death row without bounds checks, up to
+    // RTE_LIBRTE_IP_FRAG_MAX_FRAG + 1 mbufs per call; the row is sized for
+    // bursts of RTE_IP_FRAG_DEATH_ROW_LEN packets and ours can be longer.
+    if (dr->cnt > RTE_IP_FRAG_DEATH_ROW_MBUF_LEN - (RTE_LIBRTE_IP_FRAG_MAX_FRAG + 1))
+        rte_ip_frag_free_death_row(dr, 0);
     rte_mbuf* whole = nullptr;
     const std::uint64_t tsc = rte_rdtsc();
     if (meta.ip_version == 4) {
+        // Each fragment's header is checked here: the rebuilt one is not the wire's.
+        if (cfg_.checksum != checksum_mode::ignore && !checksum_off_ && link.verify_checksums &&
+            (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+            !net::ipv4_header_checksum_ok(meta, rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len)) {
+            counters_.add(tcp_counter::ip_checksum_bad);
+            drops_.add(m);
+            return;
+        }
         m->l3_len = meta.l3_header_len & 0x1ffU;  // IHL * 4 <= 60
         auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, meta.l3_offset);
         whole = rte_ipv4_frag_reassemble_packet(frag_, dr, m, tsc, ip);
+        if (whole != nullptr) {
+            // DPDK zeroes the rebuilt header's checksum: write the right one, or
+            // checksum_ok() takes every reassembled IPv4 datagram for bad.
+            auto* wip = rte_pktmbuf_mtod_offset(whole, rte_ipv4_hdr*, whole->l2_len);
+            wip->hdr_checksum = 0;
+            wip->hdr_checksum = rte_ipv4_cksum(wip);
+        }
     } else {
         // DPDK handles a Fragment header right after the fixed IPv6 header only.
         if (meta.ipv6_ext_count != 1) {
@@ -249,6 +281,8 @@ void reassembler::handle_fragment(rte_mbuf* m, const net::packet_meta& meta,
         whole = rte_ipv6_frag_reassemble_packet(frag_, dr, m, tsc, ip, fh);
     }
     if (whole == nullptr) return;  // held until the datagram is complete (or dropped by DPDK)
+    // The NIC's L4 verdict, if any, was on the first fragment, not the segment.
+    whole->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
     counters_.add(tcp_counter::ip_reassembled);
     process_one(whole, link, now_ns, depth + 1);
 }
@@ -575,10 +609,13 @@ void reassembler::finish() noexcept {
     for (int s = 0; s < static_cast<int>(conn_state::count_); ++s)
         while (lru_head_[s] != nullptr) release(lru_head_[s], end_reason::eof, tcp_counter::flows_closed);
     if (frag_ != nullptr) {
-        // End of input: incomplete datagrams can never complete.
+        // End of input: incomplete datagrams can never complete. One call
+        // takes only as many as the death row holds: repeat until none is left.
         auto* dr = static_cast<rte_ip_frag_death_row*>(frag_death_row_);
-        rte_ip_frag_table_del_expired_entries(frag_, dr, UINT64_MAX);
-        rte_ip_frag_free_death_row(dr, 0);
+        do {
+            rte_ip_frag_free_death_row(dr, 0);
+            rte_ip_frag_table_del_expired_entries(frag_, dr, UINT64_MAX);
+        } while (dr->cnt != 0);
     }
     drops_.flush();
 }

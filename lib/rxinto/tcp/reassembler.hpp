@@ -214,6 +214,7 @@ private:
     std::vector<event> events_;  // sized once: 3 events per packet of the largest burst
     std::size_t nevents_ = 0;
     std::uint32_t bad_run_ = 0;
+    std::uint32_t bursts_ = 0;  ///< for the every-16-bursts mempool check
     bool checksum_off_ = false;
     void* frag_death_row_ = nullptr;  // rte_ip_frag_death_row, kept opaque here
 };
