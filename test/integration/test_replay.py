@@ -141,6 +141,9 @@ def replay_exact(path, label, extra=()):
     check(port_drops == {"imissed": 0, "rx_nombuf": 0, "ierrors": 0},
           f"{label}: no port drops {port_drops}")
     check(stats["stop_reason"] == "end_of_capture", f"{label}: stop_reason {stats['stop_reason']}")
+    acc = stats.get("accounting")
+    check(acc is not None and acc["accounted"] == acc["rx_packets"] == stats["rx_packets"],
+          f"{label}: every packet accounted for exactly once {acc}")
     return stats
 
 

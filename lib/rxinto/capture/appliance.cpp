@@ -75,6 +75,7 @@ struct Run {
     std::vector<rte_ring*> rings;                     // its rings, one per worker
     std::vector<std::unique_ptr<QueueCounters>> ring_counters;
     std::atomic<bool> drain{false};                   // dispatcher stopped: workers drain their rings
+    mutable std::atomic<std::uint64_t> pool_in_use_max{0};  // sampled by control(): the pool's low-water mark
     std::vector<ReplayPort> replays;
     std::atomic<bool> stop{false};
     std::uint64_t start_tsc = 0;
@@ -130,6 +131,11 @@ struct Run {
                 for (const auto& t : tcp_sinks) v += t->reassembler().parse_counters().get(i);
                 s.parse.emplace_back(net::to_string(static_cast<net::parse_status>(i)), v);
             }
+            for (std::size_t i = 0; i < tcp::outcome_counters::size; ++i) {
+                std::uint64_t v = 0;
+                for (const auto& t : tcp_sinks) v += t->reassembler().outcomes().get(i);
+                s.outcomes.emplace_back(tcp::to_string(static_cast<tcp::packet_outcome>(i)), v);
+            }
             for (const char* k : {"checksum_bad", "out_of_window", "before_stream_start",
                                   "data_after_fin", "no_handshake", "segment_pool_exhausted",
                                   "stream_cap_drops"})
@@ -152,6 +158,8 @@ struct Run {
             s.dispatch_polls = dispatcher->counters.polls.get();
             s.dispatch_empty_polls = dispatcher->counters.empty_polls.get();
         }
+        s.mempool_in_use = rte_mempool_in_use_count(ports->pool());
+        s.mempool_in_use_max = std::max(s.mempool_in_use, pool_in_use_max.load());
         for (const auto& w : workers) {
             stats::WorkerStats ws;
             ws.lcore = w->lcore;
@@ -166,6 +174,9 @@ struct Run {
 
     /// One control step; returns false when reception should stop.
     bool control() {
+        // The pool's low-water mark (most mbufs out at once), sampled every step.
+        const std::uint64_t in_use = rte_mempool_in_use_count(ports->pool());
+        if (in_use > pool_in_use_max.load()) pool_in_use_max.store(in_use);
         if (opt->stop_requested != nullptr && opt->stop_requested->load()) {
             stop_reason = "signal";
             return false;

@@ -208,6 +208,21 @@ std::string summary_json(const Summary& s) {
         j.begin_object("frames");
         for (const auto& [k, v] : n.parse) j.value(k, v);
         j.end_object();
+        // Every packet received is accounted for exactly once: handed over to
+        // reassembly with one outcome each, or dropped on its way there.
+        j.begin_object("accounting");
+        j.value("rx_packets", n.rx_packets());
+        std::uint64_t sum = 0;
+        for (const auto& [k, v] : n.outcomes) {
+            j.value(k, v);
+            sum += v;
+        }
+        if (n.dispatch) {
+            j.value("dispatch_ring_full", n.dispatch_ring_full);
+            sum += n.dispatch_ring_full;
+        }
+        j.value("accounted", sum);
+        j.end_object();
     }
     j.value("duration_s", n.t_s);
     j.value("mpps", rate(n.rx_packets(), n.t_s) / 1e6);
@@ -217,6 +232,7 @@ std::string summary_json(const Summary& s) {
     j.begin_object("mempool");
     j.value("size", std::uint64_t{s.mempool_size});
     j.value("in_use_at_end", std::uint64_t{s.mempool_in_use});
+    j.value("in_use_max", n.mempool_in_use_max);
     j.end_object();
     j.begin_array("ports");
     for (const auto& p : n.ports) {

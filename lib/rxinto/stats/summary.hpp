@@ -47,6 +47,9 @@ struct Snapshot {
     named_counts parse;  ///< frames by parse outcome ("ok" first), summed over workers
     named_counts tcp_drops;  ///< the reassembly outcomes that are drops, by reason
     std::uint64_t flows_active = 0;
+    named_counts outcomes;   ///< one outcome per frame reassembly received (tcp::packet_outcome)
+    std::uint64_t mempool_in_use = 0;     ///< mbufs out of the pool now
+    std::uint64_t mempool_in_use_max = 0; ///< the most seen out at once (control lcore samples)
     bool dispatch = false;                 ///< software dispatch to the workers
     unsigned dispatch_lcore = 0;
     std::uint64_t dispatch_packets = 0;    ///< handed to workers

@@ -38,4 +38,18 @@ const char* to_string(tcp_counter c) noexcept {
     return "unknown";
 }
 
+const char* to_string(packet_outcome o) noexcept {
+    switch (o) {
+    case packet_outcome::accepted: return "accepted";
+    case packet_outcome::parse_refused: return "parse_refused";
+    case packet_outcome::fragment: return "fragment";
+    case packet_outcome::fragment_refused: return "fragment_refused";
+    case packet_outcome::checksum_bad: return "checksum_bad";
+    case packet_outcome::no_handshake: return "no_handshake";
+    case packet_outcome::out_of_window: return "out_of_window";
+    case packet_outcome::count_: break;
+    }
+    return "unknown";
+}
+
 }  // namespace rxinto::tcp

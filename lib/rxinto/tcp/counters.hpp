@@ -43,6 +43,25 @@ enum class tcp_counter : std::uint8_t {
 
 [[nodiscard]] const char* to_string(tcp_counter c) noexcept;
 
+/// What became of each frame handed to a reassembler: exactly one outcome per
+/// frame, so that frames in == the sum of the outcomes (the accounting check).
+/// A datagram rebuilt from fragments is not a frame: its fragments were
+/// counted as `fragment` when taken.
+enum class packet_outcome : std::uint8_t {
+    accepted,          ///< handed to a TCP connection (its data and flags were used)
+    parse_refused,     ///< not TCP or malformed (by kind in the parse counters)
+    fragment,          ///< taken by IP reassembly
+    fragment_refused,  ///< a fragment IP reassembly cannot take (chained, extension headers)
+    checksum_bad,
+    no_handshake,      ///< unknown connection and no SYN (or a RST), or the table was full
+    out_of_window,     ///< beyond the receiver's window: not part of the stream
+    count_
+};
+
+[[nodiscard]] const char* to_string(packet_outcome o) noexcept;
+
+using outcome_counters = stats::counter_array<packet_outcome>;
+
 using tcp_counters = stats::counter_array<tcp_counter>;
 
 }  // namespace rxinto::tcp

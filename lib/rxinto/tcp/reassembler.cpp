@@ -210,6 +210,7 @@ void reassembler::process_one(rte_mbuf* m, const port_link& link, std::uint64_t 
     }
     parse_counters_.add(st);
     if (st != net::parse_status::ok || data == nullptr) {
+        outcome(depth, packet_outcome::parse_refused);
         drops_.add(m);
         return;
     }
@@ -219,18 +220,20 @@ void reassembler::process_one(rte_mbuf* m, const port_link& link, std::uint64_t 
         meta.payload_len = std::min(meta.payload_wire_len, in_chain);
         meta.snap_truncated = meta.payload_len < meta.payload_wire_len;
     }
-    handle_tcp(m, meta, data, avail, link, now_ns);
+    handle_tcp(m, meta, data, avail, link, now_ns, depth);
 }
 
 void reassembler::handle_fragment(rte_mbuf* m, const net::packet_meta& meta,
                                   const port_link& link, std::uint64_t now_ns, int depth) noexcept {
     counters_.add(tcp_counter::ip_fragments);
+    outcome(depth, packet_outcome::fragment);
     auto* dr = static_cast<rte_ip_frag_death_row*>(frag_death_row_);
     // rte_ip_frag wants the IP header contiguous in the first segment and no
     // link-layer trailer after the datagram (it would be spliced into the data).
     if (m->nb_segs > 1 || meta.l3_offset + meta.l3_header_len > m->data_len ||
         meta.snap_truncated || meta.l3_offset + meta.l3_len > m->data_len) {
         parse_counters_.add(net::parse_status::ip_fragment);
+        outcome(depth, packet_outcome::fragment_refused);
         drops_.add(m);
         return;
     }
@@ -238,6 +241,7 @@ void reassembler::handle_fragment(rte_mbuf* m, const net::packet_meta& meta,
     if (m->data_len > keep) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->data_len - keep));
     if (meta.l3_offset > 0x7f) {  // l2_len is a 7-bit field
         parse_counters_.add(net::parse_status::ip_fragment);
+        outcome(depth, packet_outcome::fragment_refused);
         drops_.add(m);
         return;
     }
@@ -272,6 +276,7 @@ void reassembler::handle_fragment(rte_mbuf* m, const net::packet_meta& meta,
         // DPDK handles a Fragment header right after the fixed IPv6 header only.
         if (meta.ipv6_ext_count != 1) {
             parse_counters_.add(net::parse_status::ip_fragment);
+            outcome(depth, packet_outcome::fragment_refused);
             drops_.add(m);
             return;
         }
@@ -436,8 +441,9 @@ void reassembler::after_packet(connection* c) noexcept {
 
 void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const std::uint8_t* hdr,
                              std::uint32_t hdr_len, const port_link& link,
-                             std::uint64_t now_ns) noexcept {
+                             std::uint64_t now_ns, int depth) noexcept {
     if (!checksum_ok(m, meta, hdr, hdr_len, link)) {
+        outcome(depth, packet_outcome::checksum_bad);
         drops_.add(m);
         return;
     }
@@ -481,12 +487,14 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
     if (c == nullptr) {
         if (rst || (!syn && !cfg_.midstream)) {
             counters_.add(tcp_counter::no_handshake);
+            outcome(depth, packet_outcome::no_handshake);
             drops_.add(m);
             return;
         }
         c = create(kp.key, hash, kp.dir, now_ns);
         if (c == nullptr) {
             counters_.add(tcp_counter::no_handshake);
+            outcome(depth, packet_outcome::no_handshake);
             drops_.add(m);
             return;
         }
@@ -543,12 +551,14 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
         const std::uint64_t wnd = c->window[1 - d];
         if (ahead > 0 && static_cast<std::uint64_t>(ahead) > wnd + std::max<std::uint64_t>(wnd, 65536)) {
             counters_.add(tcp_counter::out_of_window);
+            outcome(depth, packet_outcome::out_of_window);
             drops_.add(m);
             touch(c, state, now_ns);
             after_packet(c);
             return;
         }
     }
+    outcome(depth, packet_outcome::accepted);
     if (meta.payload_len != 0) s.insert(data_seq, meta.payload_len, m, meta.payload_offset, env_);  // m is the stream's now
     else drops_.add(m);
     if (meta.snap_truncated)  // the rest was on the wire: a gap, reported out of band

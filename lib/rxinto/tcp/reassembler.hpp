@@ -169,6 +169,8 @@ public:
     [[nodiscard]] const stats::counter_array<net::parse_status>& parse_counters() const noexcept {
         return parse_counters_;
     }
+    /// One outcome per frame handed to process_burst (see packet_outcome).
+    [[nodiscard]] const outcome_counters& outcomes() const noexcept { return outcomes_; }
     [[nodiscard]] std::uint32_t active_flows() const noexcept { return nflows_; }
     [[nodiscard]] std::size_t segments_in_use() const noexcept { return segments_.used(); }
     /// "" or why checksum verification was switched off (auto mode).
@@ -178,7 +180,11 @@ private:
     reassembler(const tcp_config& cfg, unsigned worker_index);
     void process_one(rte_mbuf* m, const port_link& link, std::uint64_t now_ns, int depth) noexcept;
     void handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const std::uint8_t* hdr,
-                    std::uint32_t hdr_len, const port_link& link, std::uint64_t now_ns) noexcept;
+                    std::uint32_t hdr_len, const port_link& link, std::uint64_t now_ns,
+                    int depth) noexcept;
+    void outcome(int depth, packet_outcome o) noexcept {
+        if (depth == 0) outcomes_.add(o);  // a rebuilt datagram is not a frame
+    }
     void handle_fragment(rte_mbuf* m, const net::packet_meta& meta, const port_link& link,
                          std::uint64_t now_ns, int depth) noexcept;
     bool checksum_ok(rte_mbuf* m, const net::packet_meta& meta, const std::uint8_t* hdr,
@@ -208,6 +214,7 @@ private:
     segment_pool segments_;
     mbuf::drop_list drops_;
     tcp_counters counters_;
+    outcome_counters outcomes_;
     stats::counter_array<net::parse_status> parse_counters_;
     stream_env env_;
     listener* listener_ = nullptr;
