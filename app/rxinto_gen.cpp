@@ -48,6 +48,9 @@ void print_usage(std::FILE* to) {
         "                      later, 0..1 (default %g)\n"
         "  --loss P            per data segment: absent from the capture (the\n"
         "                      receiver still ACKs it), 0..1 (default %g)\n"
+        "  --fragment P        per data segment: send its IP datagram as 2..4 IP\n"
+        "                      fragments (IPv6: Fragment header), 0..1 (default %g)\n"
+        "  --fragment-reverse  emit each fragmented datagram's fragments last first\n"
         "  --vlan-tags N       0, 1 (802.1Q) or 2 (QinQ: 0x88a8 then 0x8100) (default %u)\n"
         "  --no-handshake      no SYN, SYN/ACK, ACK (streams start mid-way)\n"
         "  --no-fin            no FIN exchange at the end\n"
@@ -61,7 +64,7 @@ void print_usage(std::FILE* to) {
         "Prints one summary line; exit 0 ok, 1 runtime failure, 2 bad usage.\n",
         static_cast<unsigned long long>(d.seed), d.flows, d.ipv6_share, d.c2s_bytes,
         d.s2c_bytes, d.size_jitter_pct, static_cast<unsigned>(d.mss), d.reorder, d.duplicate,
-        d.loss, d.vlan_tags);
+        d.loss, d.fragment, d.vlan_tags);
 }
 
 int usage_error(const std::string& msg) {
@@ -119,18 +122,20 @@ int main(int argc, char** argv) {
         auto flag = [&]() -> bool {  // option without a value
             return !inline_value.has_value();
         };
-        if (name == "--default" || name == "--no-handshake" || name == "--no-fin") {
+        if (name == "--default" || name == "--no-handshake" || name == "--no-fin" ||
+            name == "--fragment-reverse") {
             if (!flag()) return usage_error("option " + n + " takes no value");
             if (name == "--no-handshake") opt.handshake = false;
             if (name == "--no-fin") opt.fin = false;
+            if (name == "--fragment-reverse") opt.fragment_reverse = true;
             continue;
         }
 
         // Every other option takes a value.
         static constexpr std::string_view kValued[] = {
             "--out", "--seed", "--flows", "--ipv6-share", "--c2s-bytes", "--s2c-bytes",
-            "--size-jitter", "--mss", "--reorder", "--duplicate", "--loss", "--vlan-tags",
-            "--start-ns", "--truth"};
+            "--size-jitter", "--mss", "--reorder", "--duplicate", "--loss", "--fragment",
+            "--vlan-tags", "--start-ns", "--truth"};
         bool known = false;
         for (std::string_view v : kValued) known = known || v == name;
         if (!known) return usage_error("unknown option '" + std::string(args[k]) + "'");
@@ -187,6 +192,7 @@ int main(int argc, char** argv) {
             if (name == "--reorder") opt.reorder = *x;
             if (name == "--duplicate") opt.duplicate = *x;
             if (name == "--loss") opt.loss = *x;
+            if (name == "--fragment") opt.fragment = *x;
         }
     }
     if (out.empty()) return usage_error("missing --out FILE.pcap");

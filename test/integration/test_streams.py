@@ -33,6 +33,8 @@ CASES = {
     "small_mss": ["--flows", "5", "--mss", "64", "--reorder", "0.1", "--seed", "6"],
     "jumbo": ["--flows", "3", "--mss", "8960", "--s2c-bytes", "200000", "--seed", "7"],
     "many_flows": ["--flows", "400", "--c2s-bytes", "200", "--s2c-bytes", "2000", "--seed", "8"],
+    "ip_fragments": ["--flows", "12", "--fragment", "0.3", "--fragment-reverse", "--reorder", "0.1",
+                     "--duplicate", "0.05", "--loss", "0.05", "--vlan-tags", "1", "--seed", "12"],
 }
 
 failures = []
@@ -73,6 +75,9 @@ def run_case(name, opts, tmp):
         stats = json.load(f)
     check(stats["mempool"]["in_use_at_end"] == 0, f"{name}: every mbuf back in the pool")
     check(stats["tcp"]["flows_active"] == 0, f"{name}: no flow left active")
+    acc = stats["accounting"]
+    check(acc["accounted"] == acc["rx_packets"] == stats["rx_packets"],
+          f"{name}: every packet accounted for exactly once {acc}")
     truth = [json.loads(l) for l in open(os.path.join(truth_dir, "truth.jsonl"))]
     index = [json.loads(l) for l in open(os.path.join(out, "index.jsonl"))]
     check(len(index) == len(truth), f"{name}: {len(index)} index lines == {len(truth)} truth directions")
@@ -163,6 +168,9 @@ def run_dispatch(tmp):
             check(sum(w["packets"] for w in st["workers"]) == st["rx_packets"],
                   f"{label}: every packet reached exactly one worker")
             check(st["mempool"]["in_use_at_end"] == 0, f"{label}: every mbuf back in the pool")
+            acc = st["accounting"]
+            check(acc["accounted"] == acc["rx_packets"] == st["rx_packets"],
+                  f"{label}: every packet accounted for exactly once {acc}")
             check(streams == base, f"{label}: streams identical to the single-worker run "
                                    f"({len(streams)} vs {len(base)} directions)")
 

@@ -635,6 +635,15 @@ TEST(Gen, OptionValidation) {
     o.size_jitter_pct = 101;
     expect_error(o, "size_jitter_pct");
     o = {};
+    o.fragment = 1.5;
+    expect_error(o, "fragment");
+    o = {};
+    o.fragment = -0.1;
+    expect_error(o, "fragment");
+    o = {};
+    o.fragment = std::numeric_limits<double>::quiet_NaN();
+    expect_error(o, "fragment");
+    o = {};
     o.flows = 100000;
     o.s2c_bytes = 1000000;
     expect_error(o, "limit");
@@ -737,6 +746,294 @@ TEST(Gen, WriteTruth) {
     std::filesystem::remove_all(dir);
 
     EXPECT_FALSE(rxinto::gen::write_truth(cap, "/proc/rxinto-cannot-create").ok());
+}
+
+// ---------------------------------------------------------------------------
+// IP fragmentation (GenOptions::fragment). Fragments are parsed and put back
+// together by hand here, with the checks of RFC 791 / RFC 8200 on the way.
+
+struct FragPiece {
+    std::size_t off = 0;
+    bool more = false;
+    std::vector<std::uint8_t> data;
+};
+
+struct OpenDatagram {
+    std::vector<std::uint8_t> l2_ip;  ///< link header + IP header of the first piece seen
+    std::vector<FragPiece> pieces;    ///< in arrival order
+};
+
+struct FragReport {
+    unsigned datagrams = 0, fragments = 0, v4 = 0, v6 = 0;
+    unsigned in_order = 0, reversed = 0;  ///< datagrams whose fragments came by rising / falling offset
+    std::vector<std::uint16_t> v4_ids;
+    std::vector<std::uint32_t> v6_ids;
+};
+
+/// The capture's frames with every fragmented datagram replaced, where its
+/// last fragment was, by the frame it was cut from (IPv4: DF set again, total
+/// length and checksum; IPv6: Fragment header removed). Checks every fragment:
+/// 2..4 per datagram, offsets at 8-byte boundaries, MF on all but the last,
+/// pieces that tile the datagram exactly, IPv4 DF clear and header checksum
+/// valid, frames padded to 60 bytes with zeros, the fragments of a datagram
+/// consecutive among the frames between the same two addresses.
+std::vector<std::vector<std::uint8_t>> defragment(const Capture& cap, FragReport& rep) {
+    std::vector<std::vector<std::uint8_t>> out;
+    // Key: IP version, src, dst, identification.
+    std::map<std::tuple<bool, std::vector<std::uint8_t>, std::vector<std::uint8_t>, std::uint32_t>, OpenDatagram> open;
+    for (const auto& f : cap.frames) {
+        const std::span<const std::uint8_t> b(f.bytes);
+        std::size_t l2 = 14;
+        while (rd16(b, l2 - 2) == 0x8100 || rd16(b, l2 - 2) == 0x88a8) l2 += 4;
+        const bool v6 = rd16(b, l2 - 2) == 0x86DD;
+        bool is_frag = false;
+        std::size_t hdr = 0, dgram_end = 0;
+        FragPiece piece;
+        std::uint32_t id = 0;
+        if (!v6) {
+            const auto ip = b.subspan(l2, 20);
+            const std::uint16_t fl = rd16(ip, 6);
+            is_frag = (fl & 0x3FFF) != 0;
+            if (is_frag) {
+                EXPECT_EQ(fl & 0x4000, 0) << "DF set on a fragment";
+                EXPECT_EQ(fold(sum16(0, ip)), 0xFFFF) << "IPv4 header checksum of a fragment";
+                EXPECT_EQ(ip[9], 6);
+                piece.more = (fl & 0x2000) != 0;
+                piece.off = static_cast<std::size_t>(fl & 0x1FFF) * 8;
+                id = rd16(ip, 4);
+                hdr = 20;
+                dgram_end = l2 + rd16(ip, 2);
+            }
+        } else if (b[l2 + 6] == 44) {
+            is_frag = true;
+            const auto fh = b.subspan(l2 + 40, 8);
+            EXPECT_EQ(fh[0], 6) << "Fragment header: next header TCP";
+            EXPECT_EQ(fh[1], 0) << "reserved";
+            EXPECT_EQ(rd16(fh, 2) & 6, 0) << "reserved bits";
+            piece.more = (rd16(fh, 2) & 1) != 0;
+            piece.off = rd16(fh, 2) & 0xFFF8;
+            id = rd32(fh, 4);
+            hdr = 48;
+            dgram_end = l2 + 40 + rd16(b, l2 + 4);
+        }
+        if (!is_frag) {
+            out.push_back(f.bytes);
+            continue;
+        }
+        ++rep.fragments;
+        EXPECT_LE(dgram_end, b.size());
+        EXPECT_EQ(b.size(), std::max<std::size_t>(60, dgram_end)) << "padded to 60 bytes, no more";
+        for (std::size_t k = dgram_end; k < b.size(); ++k) EXPECT_EQ(b[k], 0) << "trailer is zeros";
+        piece.data.assign(b.begin() + static_cast<std::ptrdiff_t>(l2 + hdr),
+                          b.begin() + static_cast<std::ptrdiff_t>(dgram_end));
+        EXPECT_FALSE(piece.data.empty());
+        if (piece.more) {
+            EXPECT_EQ(piece.data.size() % 8, 0U) << "non-last fragment length";
+        }
+        const std::size_t alen = v6 ? 16 : 4;
+        const std::size_t aoff = l2 + (v6 ? 8 : 12);
+        std::vector<std::uint8_t> src(b.begin() + static_cast<std::ptrdiff_t>(aoff),
+                                      b.begin() + static_cast<std::ptrdiff_t>(aoff + alen));
+        std::vector<std::uint8_t> dst(b.begin() + static_cast<std::ptrdiff_t>(aoff + alen),
+                                      b.begin() + static_cast<std::ptrdiff_t>(aoff + 2 * alen));
+        const auto key = std::make_tuple(v6, src, dst, id);
+        // Consecutive: no other datagram between these addresses is open.
+        for (const auto& [k, d] : open) {
+            if (std::get<0>(k) == v6 && std::get<1>(k) == src && std::get<2>(k) == dst) {
+                EXPECT_EQ(std::get<3>(k), id) << "fragments of two datagrams interleaved";
+            }
+        }
+        OpenDatagram& d = open[key];
+        if (d.pieces.empty()) d.l2_ip.assign(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(l2 + (v6 ? 40 : 20)));
+        d.pieces.push_back(std::move(piece));
+        // Complete when the pieces tile [0, end of the last one) with no overlap.
+        std::vector<FragPiece> sorted = d.pieces;
+        std::sort(sorted.begin(), sorted.end(), [](const FragPiece& x, const FragPiece& y) { return x.off < y.off; });
+        if (std::none_of(sorted.begin(), sorted.end(), [](const FragPiece& x) { return !x.more; })) continue;
+        std::size_t at = 0;
+        bool tiled = true;
+        for (const FragPiece& p : sorted) {
+            tiled = tiled && p.off == at;
+            at = p.off + p.data.size();
+        }
+        if (!tiled) continue;
+        for (std::size_t k = 0; k + 1 < sorted.size(); ++k) EXPECT_TRUE(sorted[k].more);
+        EXPECT_GE(d.pieces.size(), 2U);
+        EXPECT_LE(d.pieces.size(), 4U);
+        bool rising = true, falling = true;
+        for (std::size_t k = 1; k < d.pieces.size(); ++k) {
+            rising = rising && d.pieces[k].off > d.pieces[k - 1].off;
+            falling = falling && d.pieces[k].off < d.pieces[k - 1].off;
+        }
+        rep.in_order += rising ? 1U : 0U;
+        rep.reversed += falling ? 1U : 0U;
+        // The whole frame.
+        std::vector<std::uint8_t> w = d.l2_ip;
+        for (const FragPiece& p : sorted) w.insert(w.end(), p.data.begin(), p.data.end());
+        const std::size_t total = at;
+        if (v6) {
+            w[l2 + 4] = static_cast<std::uint8_t>(total >> 8);
+            w[l2 + 5] = static_cast<std::uint8_t>(total);
+            w[l2 + 6] = 6;
+            rep.v6_ids.push_back(id);
+            ++rep.v6;
+        } else {
+            w[l2 + 2] = static_cast<std::uint8_t>((20 + total) >> 8);
+            w[l2 + 3] = static_cast<std::uint8_t>(20 + total);
+            w[l2 + 6] = 0x40;  // DF, as the generator's whole datagrams
+            w[l2 + 7] = 0;
+            w[l2 + 10] = w[l2 + 11] = 0;
+            const std::uint16_t c = static_cast<std::uint16_t>(~fold(sum16(0, std::span(w).subspan(l2, 20))));
+            w[l2 + 10] = static_cast<std::uint8_t>(c >> 8);
+            w[l2 + 11] = static_cast<std::uint8_t>(c);
+            rep.v4_ids.push_back(static_cast<std::uint16_t>(id));
+            ++rep.v4;
+        }
+        ++rep.datagrams;
+        out.push_back(std::move(w));
+        open.erase(key);
+    }
+    EXPECT_TRUE(open.empty()) << open.size() << " datagrams never completed";
+    return out;
+}
+
+/// Frames by connection, in capture order (whole frames only).
+std::map<unsigned, std::vector<std::vector<std::uint8_t>>> by_conn(const Capture& cap,
+                                                                   const std::vector<std::vector<std::uint8_t>>& frames) {
+    const auto index = stream_index(cap);
+    std::map<unsigned, std::vector<std::vector<std::uint8_t>>> m;
+    for (const auto& f : frames) {
+        const auto p = parse(f);
+        EXPECT_TRUE(p.has_value());
+        if (!p) continue;
+        m[cap.streams[index.at(Key{p->src, p->dst, p->sport, p->dport})].conn].push_back(f);
+    }
+    return m;
+}
+
+bool is_fragment(std::span<const std::uint8_t> b) {
+    std::size_t l2 = 14;
+    while (rd16(b, l2 - 2) == 0x8100 || rd16(b, l2 - 2) == 0x88a8) l2 += 4;
+    if (rd16(b, l2 - 2) == 0x86DD) return b[l2 + 6] == 44;
+    return (rd16(b, l2 + 6) & 0x3FFF) != 0;
+}
+
+/// Whole (unfragmented) frames that carry payload.
+unsigned data_segments(const Capture& cap) {
+    unsigned n = 0;
+    for (const auto& f : cap.frames) {
+        if (is_fragment(f.bytes)) continue;
+        const auto p = parse(f.bytes);
+        if (p && !p->payload.empty()) ++n;
+    }
+    return n;
+}
+
+TEST(Gen, FragmentsReassembleIntoTheOriginalDatagrams) {
+    for (unsigned vlan : {0U, 1U, 2U}) {
+        for (bool reverse : {false, true}) {
+            SCOPED_TRACE("vlan " + std::to_string(vlan) + (reverse ? " reversed" : ""));
+            GenOptions o = impaired();
+            o.ipv6_share = 0.5;
+            o.vlan_tags = vlan;
+            const Capture plain = gen_ok(o);
+            o.fragment = 1.0;
+            o.fragment_reverse = reverse;
+            const Capture frag = gen_ok(o);
+            // Ground truth unchanged.
+            ASSERT_EQ(frag.streams.size(), plain.streams.size());
+            for (std::size_t k = 0; k < plain.streams.size(); ++k) {
+                EXPECT_EQ(frag.streams[k].payload, plain.streams[k].payload);
+                EXPECT_EQ(frag.streams[k].lost, plain.streams[k].lost);
+                EXPECT_EQ(frag.streams[k].isn, plain.streams[k].isn);
+            }
+            FragReport rep;
+            const auto whole = defragment(frag, rep);
+            // Every data segment was fragmented; nothing else was.
+            EXPECT_EQ(data_segments(frag), 0U);
+            EXPECT_EQ(rep.datagrams, data_segments(plain));
+            EXPECT_GT(rep.v4, 0U);
+            EXPECT_GT(rep.v6, 0U);
+            EXPECT_GT(rep.fragments, 2 * rep.datagrams);  // some have 3 or 4
+            EXPECT_EQ(reverse ? rep.reversed : rep.in_order, rep.datagrams);
+            // Each connection's frames, fragments put back together, are the
+            // frames of the same capture without fragmentation, byte for byte.
+            std::vector<std::vector<std::uint8_t>> plain_frames;
+            for (const auto& f : plain.frames) plain_frames.push_back(f.bytes);
+            EXPECT_EQ(by_conn(frag, whole), by_conn(plain, plain_frames));
+        }
+    }
+}
+
+TEST(Gen, FragmentProbabilityKeepsTheTruth) {
+    GenOptions o = impaired();
+    o.fragment = 0.3;
+    const Capture cap = gen_ok(o);
+    FragReport rep;
+    const auto whole = defragment(cap, rep);
+    Capture rebuilt;
+    rebuilt.streams = cap.streams;
+    for (const auto& f : whole) rebuilt.frames.push_back({0, f});
+    const unsigned all = data_segments(rebuilt);
+    // About 30% of the data segments (a loose band around the expectation).
+    EXPECT_GT(rep.datagrams, all / 6);
+    EXPECT_LT(rep.datagrams, all / 2);
+    EXPECT_EQ(data_segments(cap) + rep.datagrams, all);
+    check_reassembly(rebuilt);
+    std::uint64_t lost = 0;
+    for (const auto& t : cap.streams) lost += t.lost_bytes();
+    EXPECT_GT(lost, 0U);  // loss still applies to fragmented datagrams' ranges
+}
+
+TEST(Gen, FragmentIdentifications) {
+    GenOptions o;
+    o.flows = 6;
+    o.fragment = 1.0;
+    const Capture cap = gen_ok(o);
+    FragReport rep;
+    (void)defragment(cap, rep);
+    ASSERT_GT(rep.v4, 0U);
+    ASSERT_GT(rep.v6, 0U);
+    // IPv4: the identification of the datagram (the unfragmented capture's).
+    GenOptions p = o;
+    p.fragment = 0;
+    std::vector<std::uint16_t> data_ids;
+    for (const auto& f : gen_ok(p).frames) {
+        const auto q = parse(f.bytes);
+        ASSERT_TRUE(q.has_value());
+        if (!q->v6 && !q->payload.empty()) data_ids.push_back(q->ip_id);
+    }
+    auto v4 = rep.v4_ids;
+    std::sort(v4.begin(), v4.end());
+    std::sort(data_ids.begin(), data_ids.end());
+    EXPECT_EQ(v4, data_ids);
+    // IPv6: 32-bit identifications, unique.
+    auto v6 = rep.v6_ids;
+    std::sort(v6.begin(), v6.end());
+    EXPECT_EQ(std::adjacent_find(v6.begin(), v6.end()), v6.end());
+    EXPECT_TRUE(std::any_of(v6.begin(), v6.end(), [](std::uint32_t id) { return id > 0xFFFFU; }));
+}
+
+TEST(Gen, FragmentationIsDeterministic) {
+    GenOptions o = impaired();
+    o.fragment = 0.4;
+    o.fragment_reverse = true;
+    const Capture a = gen_ok(o);
+    const Capture b = gen_ok(o);
+    ASSERT_EQ(a.frames.size(), b.frames.size());
+    for (std::size_t k = 0; k < a.frames.size(); ++k) {
+        EXPECT_EQ(a.frames[k].ts_ns, b.frames[k].ts_ns);
+        EXPECT_EQ(a.frames[k].bytes, b.frames[k].bytes);
+    }
+    // Without fragmentation the option changes nothing, and fragmentation
+    // changes nothing else: the other impairments' rolls are the same.
+    GenOptions none = impaired();
+    none.fragment_reverse = true;
+    const Capture c = gen_ok(none);
+    const Capture d = gen_ok(impaired());
+    ASSERT_EQ(c.frames.size(), d.frames.size());
+    for (std::size_t k = 0; k < c.frames.size(); ++k) EXPECT_EQ(c.frames[k].bytes, d.frames[k].bytes);
+    EXPECT_GT(a.frames.size(), d.frames.size());
 }
 
 }  // namespace

@@ -54,6 +54,7 @@ constexpr std::uint64_t kTagFlow = 0x100000000ULL;
 constexpr std::uint64_t kTagImpair = 0x200000000ULL;
 constexpr std::uint64_t kTagPayload = 0x300000000ULL;
 constexpr std::uint64_t kTagSchedule = 0x400000000ULL;
+constexpr std::uint64_t kTagFragment = 0x500000000ULL;
 
 // ---------------------------------------------------------------------------
 // Limits and constants.
@@ -244,6 +245,49 @@ std::vector<std::uint8_t> build_frame(const Addressing& a, const Segment& s) {
     return b;
 }
 
+/// Cuts the IP datagram of `frame` (link header of l2 bytes, no trailer) into
+/// `pieces` fragments at 8-byte boundaries of its IP payload (fewer when the
+/// payload has fewer 8-byte blocks; the frame itself when it cannot be cut).
+/// IPv4: the header is copied with its total length, MF, offset and checksum
+/// set and DF cleared. IPv6: a Fragment header (identification v6_id) goes
+/// right after the 40-byte header. Frames are padded to 60 bytes.
+std::vector<std::vector<std::uint8_t>> split_datagram(const std::vector<std::uint8_t>& frame,
+                                                      std::size_t l2, bool v6, unsigned pieces,
+                                                      std::uint32_t v6_id) {
+    const std::size_t ip_hdr = v6 ? 40 : 20;
+    const std::size_t payload_at = l2 + ip_hdr;
+    const std::size_t len = frame.size() - payload_at;
+    const std::size_t blocks = (len + 7) / 8;
+    const std::size_t n = std::min<std::size_t>(pieces, blocks);
+    if (n < 2) return {frame};
+    std::vector<std::vector<std::uint8_t>> out;
+    out.reserve(n);
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t from = blocks * k / n * 8;
+        const std::size_t to = k + 1 == n ? len : blocks * (k + 1) / n * 8;
+        const bool more = k + 1 != n;
+        std::vector<std::uint8_t> b(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(payload_at));
+        if (v6) {
+            set16(b, l2 + 4, static_cast<unsigned>(8 + to - from));  // payload length
+            b[l2 + 6] = 44;                                          // next header: Fragment
+            put8(b, 6);                                              // its next header: TCP
+            put8(b, 0);                                              // reserved
+            put16(b, static_cast<unsigned>(from) | (more ? 1U : 0U));  // offset (8-byte units << 3), M
+            put32(b, v6_id);
+        } else {
+            set16(b, l2 + 2, static_cast<unsigned>(20 + to - from));              // total length
+            set16(b, l2 + 6, static_cast<unsigned>(from / 8) | (more ? 0x2000U : 0U));  // MF, offset; DF clear
+            set16(b, l2 + 10, 0);
+            set16(b, l2 + 10, csum_fold(csum_add(0, std::span(b).subspan(l2, 20))));
+        }
+        b.insert(b.end(), frame.begin() + static_cast<std::ptrdiff_t>(payload_at + from),
+                 frame.begin() + static_cast<std::ptrdiff_t>(payload_at + to));
+        if (b.size() < 60) b.resize(60, 0);  // Ethernet minimum: a zero trailer
+        out.push_back(std::move(b));
+    }
+    return out;
+}
+
 // ---------------------------------------------------------------------------
 // One connection: logical packets, then impairments.
 
@@ -342,7 +386,7 @@ public:
             emit(1, kFin | kAck, 0, 0, false);
             emit(0, kAck, 0, 0, false);
         }
-        return impair();
+        return fragment(impair());
     }
 
 private:
@@ -469,6 +513,45 @@ private:
         return out;
     }
 
+    /// Sends some data segments as IP fragments (GenOptions::fragment). Its own
+    /// generator: a capture without fragmentation is the same as before it
+    /// existed, and the other impairments do not depend on this one.
+    std::vector<Packet> fragment(std::vector<Packet> in) const {
+        if (!(opt_.fragment > 0)) return in;
+        SplitMix64 r(derive(opt_.seed, kTagFragment + conn_));
+        std::array<std::uint32_t, 2> v6_id{r.next32(), r.next32()};
+        const std::size_t l2 = 14 + 4 * a_.vlan.size();
+        std::vector<Packet> out;
+        out.reserve(in.size());
+        for (Packet& p : in) {
+            if (!p.data) {
+                out.push_back(std::move(p));
+                continue;
+            }
+            // Always draw both values so that the probability shifts nothing else.
+            const double u = r.unit();
+            const auto pieces = static_cast<unsigned>(2 + r.below(3));
+            if (!(u < opt_.fragment)) {
+                out.push_back(std::move(p));
+                continue;
+            }
+            auto frames = split_datagram(p.bytes, l2, a_.v6, pieces, a_.v6 ? v6_id[p.dir]++ : 0);
+            if (opt_.fragment_reverse) std::reverse(frames.begin(), frames.end());
+            for (std::size_t k = 0; k < frames.size(); ++k) {
+                Packet f;
+                f.bytes = std::move(frames[k]);
+                f.dir = p.dir;
+                if (k == 0) {  // the datagram's range, counted once (StreamTruth::lost)
+                    f.data = true;
+                    f.off = p.off;
+                    f.len = p.len;
+                }
+                out.push_back(std::move(f));
+            }
+        }
+        return out;
+    }
+
     unsigned conn_;
     const GenOptions& opt_;
     Addressing a_;
@@ -552,7 +635,8 @@ Status validate(const GenOptions& opt) {
                           ": must be in 0..100");
     }
     for (auto [name, v] : {std::pair{"ipv6_share", opt.ipv6_share}, std::pair{"reorder", opt.reorder},
-                           std::pair{"duplicate", opt.duplicate}, std::pair{"loss", opt.loss}}) {
+                           std::pair{"duplicate", opt.duplicate}, std::pair{"loss", opt.loss},
+                           std::pair{"fragment", opt.fragment}}) {
         if (Status s = prob(name, v); !s) return s;
     }
     const std::uint64_t worst = static_cast<std::uint64_t>(opt.flows) *

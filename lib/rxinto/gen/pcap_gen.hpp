@@ -30,6 +30,23 @@
 //   loss      the original frame is absent from the capture (capture loss:
 //             the receiver's ACKs still acknowledge it). Its range is in
 //             StreamTruth::lost unless a duplicate copy made it.
+// IP fragmentation, rolled per data segment after the impairments above (from
+// its own generator, so it never changes the other rolls or the frames of a
+// capture without it):
+//   fragment  the segment's IP datagram is sent as 2..4 IP fragments cut at
+//             8-byte boundaries of the IP payload (the TCP segment, whose
+//             checksum covers the whole segment as usual). IPv4: the
+//             datagram's identification, MF on all but the last, offset in
+//             8-byte units, DF cleared, each fragment's header checksum. IPv6:
+//             a Fragment extension header right after the IPv6 header (next
+//             header 44) with a 32-bit identification (per direction: a random
+//             base, + 1 per fragmented datagram). Frames shorter than 60 bytes
+//             are padded with zeros to the Ethernet minimum (a link trailer).
+//             The fragments of a datagram are consecutive frames of their
+//             connection (other connections' frames may come in between), in
+//             offset order, or last first with fragment_reverse. Ground truth
+//             is unchanged: fragmented data is captured data. A duplicate copy
+//             is rolled on its own (it may be fragmented differently).
 #pragma once
 
 #include <cstdint>
@@ -51,6 +68,8 @@ struct GenOptions {
     double reorder = 0;                  ///< per data segment probability, [0,1]
     double duplicate = 0;                ///< per data segment probability, [0,1]
     double loss = 0;                     ///< per data segment probability, [0,1]
+    double fragment = 0;                 ///< per data segment: sent as IP fragments, [0,1]
+    bool fragment_reverse = false;       ///< emit each datagram's fragments last first
     unsigned vlan_tags = 0;              ///< 0, 1 (0x8100) or 2 (QinQ: outer 0x88a8, inner 0x8100)
     bool handshake = true;               ///< emit SYN, SYN/ACK, ACK
     bool fin = true;                     ///< emit FIN/ACK, FIN/ACK, ACK

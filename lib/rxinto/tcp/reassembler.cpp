@@ -226,7 +226,6 @@ void reassembler::process_one(rte_mbuf* m, const port_link& link, std::uint64_t 
 void reassembler::handle_fragment(rte_mbuf* m, const net::packet_meta& meta,
                                   const port_link& link, std::uint64_t now_ns, int depth) noexcept {
     counters_.add(tcp_counter::ip_fragments);
-    outcome(depth, packet_outcome::fragment);
     auto* dr = static_cast<rte_ip_frag_death_row*>(frag_death_row_);
     // rte_ip_frag wants the IP header contiguous in the first segment and no
     // link-layer trailer after the datagram (it would be spliced into the data).
@@ -259,9 +258,12 @@ void reassembler::handle_fragment(rte_mbuf* m, const net::packet_meta& meta,
             (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
             !net::ipv4_header_checksum_ok(meta, rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len)) {
             counters_.add(tcp_counter::ip_checksum_bad);
+            counters_.add(tcp_counter::checksum_bad);
+            outcome(depth, packet_outcome::checksum_bad);
             drops_.add(m);
             return;
         }
+        outcome(depth, packet_outcome::fragment);  // one outcome per frame: taken
         m->l3_len = meta.l3_header_len & 0x1ffU;  // IHL * 4 <= 60
         auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, meta.l3_offset);
         whole = rte_ipv4_frag_reassemble_packet(frag_, dr, m, tsc, ip);
@@ -280,6 +282,7 @@ void reassembler::handle_fragment(rte_mbuf* m, const net::packet_meta& meta,
             drops_.add(m);
             return;
         }
+        outcome(depth, packet_outcome::fragment);  // one outcome per frame: taken
         m->l3_len = sizeof(rte_ipv6_hdr) + sizeof(rte_ipv6_fragment_ext);
         auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, meta.l3_offset);
         auto* fh = reinterpret_cast<rte_ipv6_fragment_ext*>(ip + 1);
