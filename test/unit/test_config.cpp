@@ -2,12 +2,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rxinto/config/settings.hpp"
@@ -120,7 +122,40 @@ TEST(ConfigExamples, ReplayIniEqualsDefaults) {
     EXPECT_EQ(s.tcp.timeout_closed_s, d.tcp.timeout_closed_s);
     EXPECT_EQ(s.tcp.ip_reassembly, d.tcp.ip_reassembly);
     EXPECT_EQ(s.tcp.mempool_low_water, d.tcp.mempool_low_water);
+    EXPECT_EQ(s.run.workers, d.run.workers);
+    EXPECT_EQ(s.run.dispatch, d.run.dispatch);
+    EXPECT_EQ(s.capture.write, d.capture.write);
+    EXPECT_EQ(s.capture.rotate_mb, d.capture.rotate_mb);
+    EXPECT_EQ(s.capture.rotate_seconds, d.capture.rotate_seconds);
+    EXPECT_EQ(s.capture.ring_files, d.capture.ring_files);
+    EXPECT_EQ(s.capture.snaplen, d.capture.snaplen);
+    EXPECT_EQ(s.capture.filter, d.capture.filter);
+    EXPECT_EQ(s.capture.filter_before_reassembly, d.capture.filter_before_reassembly);
     EXPECT_TRUE(s == d);
+}
+
+TEST(ConfigExamples, ReplayIniDocumentsEveryCaptureAndNewRunKey) {
+    // Every [capture] key is there, commented out where the default is "none";
+    // [run] has workers and dispatch.
+    std::ifstream in(example("replay.ini"));
+    ASSERT_TRUE(in) << example("replay.ini");
+    std::string text = "\n";
+    for (std::string line; std::getline(in, line);) text += line + "\n";
+    const std::size_t run = text.find("\n[run]\n");
+    const std::size_t tcp = text.find("\n[tcp]\n");
+    const std::size_t capture = text.find("\n[capture]\n");
+    ASSERT_NE(run, std::string::npos);
+    ASSERT_NE(capture, std::string::npos);
+    for (const char* key : {"workers = 0", "dispatch = auto"}) {
+        const std::size_t at = text.find("\n" + std::string(key) + "\n", run);
+        EXPECT_TRUE(at != std::string::npos && at < tcp) << key;
+    }
+    for (const char* key : {"rotate_mb = 0", "rotate_seconds = 0", "ring_files = 0", "snaplen = 0",
+                            "filter_before_reassembly = no", ";write = ", ";filter = "}) {
+        EXPECT_NE(text.find("\n" + std::string(key), capture), std::string::npos) << key;
+    }
+    // tcpdump's MB is stated.
+    EXPECT_NE(text.find("1,000,000 bytes", capture), std::string::npos);
 }
 
 TEST(ConfigExamples, ReplayIniDocumentsEveryTcpKey) {
@@ -167,6 +202,28 @@ TEST(ConfigExamples, PciIni) {
     EXPECT_EQ(s.ports[0].rss, Tristate::automatic);
     EXPECT_EQ(s.tcp.max_flows, 262144U);
     EXPECT_TRUE(s.tcp.streams_dir.empty());
+    EXPECT_TRUE(s.capture == CaptureSettings{});  // the capture ring is commented out
+    EXPECT_EQ(s.run.workers, 0U);
+}
+
+TEST_F(ConfigFile, PciIniCaptureRingExampleLoadsUncommented) {
+    // The commented [capture] example of pci.ini is valid once uncommented.
+    std::ifstream in(example("pci.ini"));
+    ASSERT_TRUE(in);
+    std::string text;
+    bool in_example = false;
+    for (std::string line; std::getline(in, line);) {
+        if (line == ";[capture]") in_example = true;
+        if (in_example && !line.empty() && line[0] == ';') line.erase(0, 1);
+        text += line + "\n";
+    }
+    ASSERT_TRUE(in_example) << "no ;[capture] example in pci.ini";
+    const Settings s = load_ok(text);
+    EXPECT_EQ(s.capture.write, "/data/cap.pcapng");
+    EXPECT_EQ(s.capture.rotate_mb, 1000U);
+    EXPECT_EQ(s.capture.ring_files, 20U);
+    EXPECT_EQ(s.capture.snaplen, 0U);
+    EXPECT_EQ(s.capture.rotate_seconds, 0U);
 }
 
 TEST(ConfigExamples, AfPacketAndAfXdpIni) {
@@ -281,6 +338,133 @@ TEST_F(ConfigFile, EveryTcpKeyIsRead) {
     Settings rest = s;
     rest.tcp = defaults().tcp;
     EXPECT_TRUE(rest == defaults());
+}
+
+TEST_F(ConfigFile, EveryCaptureKeyIsRead) {
+    const Settings s = load_ok(
+        "[capture]\n"
+        "write = /data/cap.pcapng\n"
+        "rotate_mb = 1000\n"
+        "rotate_seconds = 3600\n"
+        "ring_files = 20\n"
+        "snaplen = 128\n"
+        "filter =  tcp port 443 or (udp and\tport 53)  ; comment\n"
+        "filter_before_reassembly = yes\n");
+    EXPECT_EQ(s.capture.write, "/data/cap.pcapng");
+    EXPECT_EQ(s.capture.rotate_mb, 1000U);
+    EXPECT_EQ(s.capture.rotate_seconds, 3600U);
+    EXPECT_EQ(s.capture.ring_files, 20U);
+    EXPECT_EQ(s.capture.snaplen, 128U);
+    EXPECT_EQ(s.capture.filter, "tcp port 443 or (udp and\tport 53)");
+    EXPECT_TRUE(s.capture.filter_before_reassembly);
+    // The rest of Settings is untouched.
+    Settings rest = s;
+    rest.capture = defaults().capture;
+    EXPECT_TRUE(rest == defaults());
+}
+
+TEST_F(ConfigFile, CaptureLimits) {
+    const Settings hi = load_ok(
+        "[capture]\nwrite = c.pcapng\nrotate_mb = 1048576\nrotate_seconds = 31536000\n"
+        "ring_files = 100000\nsnaplen = 262144\n");
+    EXPECT_EQ(hi.capture.rotate_mb, 1048576U);
+    EXPECT_EQ(hi.capture.rotate_seconds, 31536000U);
+    EXPECT_EQ(hi.capture.ring_files, 100000U);
+    EXPECT_EQ(hi.capture.snaplen, 262144U);
+    const Settings lo = load_ok("[capture]\nwrite = c.pcapng\nrotate_mb = 1\nring_files = 1\nsnaplen = 64\n");
+    EXPECT_EQ(lo.capture.rotate_mb, 1U);
+    EXPECT_EQ(lo.capture.ring_files, 1U);
+    EXPECT_EQ(lo.capture.snaplen, 64U);
+    // Only seconds rotation is enough for a ring.
+    EXPECT_EQ(load_ok("[capture]\nwrite = c\nrotate_seconds = 60\nring_files = 3\n").capture.ring_files, 3U);
+    // Zero is "off" for everything, also without write.
+    EXPECT_TRUE(load_ok("[capture]\nrotate_mb = 0\nrotate_seconds = 0\nring_files = 0\nsnaplen = 0\n"
+                        "filter_before_reassembly = no\nwrite =\nfilter =\n") == defaults());
+    // A filter alone is fine (it selects what is counted and written).
+    EXPECT_EQ(load_ok("[capture]\nfilter = tcp\n").capture.filter, "tcp");
+}
+
+TEST_F(ConfigFile, RelativeCaptureWriteIsRelativeToConfigFile) {
+    auto r = load_file(write("[capture]\nwrite = out/cap.pcapng\n", "sub/x.ini"));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->capture.write, (dir_ / "sub" / "out" / "cap.pcapng").string());
+    auto up = load_file(write("[capture]\nwrite = ../cap/./c.pcapng\n", "sub/up.ini"));
+    ASSERT_TRUE(up.ok()) << up.error().message;
+    EXPECT_EQ(up->capture.write, (dir_ / "cap" / "c.pcapng").string());
+    auto abs = load_file(write("[capture]\nwrite = /data/c.pcapng\n", "sub/abs.ini"));
+    ASSERT_TRUE(abs.ok()) << abs.error().message;
+    EXPECT_EQ(abs->capture.write, "/data/c.pcapng");
+    auto empty = load_file(write("[capture]\nwrite =\n", "sub/empty.ini"));
+    ASSERT_TRUE(empty.ok()) << empty.error().message;
+    EXPECT_TRUE(empty->capture.write.empty());
+}
+
+TEST_F(ConfigFile, CaptureCrossChecksNameTheKeys) {
+    const std::string path = (dir_ / "x.ini").string();
+    EXPECT_EQ(load_error("[capture]\nwrite = c\nring_files = 20\n"),
+              path + ": [capture] ring_files: 20 files, but no rotation (set rotate_mb or rotate_seconds too; "
+                     "as tcpdump's -W, which needs -C or -G)");
+    EXPECT_EQ(load_error("[capture]\nrotate_mb = 1000\n"),
+              path + ": [capture] rotate_mb: set without write (rotate_mb, rotate_seconds, ring_files and snaplen "
+                     "shape the pcapng output: set write = PATH, or -w/--write PATH)");
+    expect_contains_all(load_error("[capture]\nrotate_mb = 1\nrotate_seconds = 2\nring_files = 3\nsnaplen = 64\n"),
+                        {"[capture] rotate_mb, rotate_seconds, ring_files, snaplen: set without write"});
+    expect_contains_all(load_error("[capture]\nrotate_seconds = 60\n"),
+                        {"[capture] rotate_seconds: set without write"});
+    expect_contains_all(load_error("[capture]\nsnaplen = 96\n"), {"[capture] snaplen: set without write"});
+    // ring_files without rotation is named before the missing write.
+    expect_contains_all(load_error("[capture]\nring_files = 2\n"), {"[capture] ring_files", "no rotation"});
+    EXPECT_EQ(load_error("[capture]\nfilter_before_reassembly = yes\n"),
+              path + ": [capture] filter_before_reassembly: set without a filter (set filter = EXPR, --filter EXPR "
+                     "or a filter expression after the options)");
+    load_ok("[capture]\nfilter = tcp\nfilter_before_reassembly = yes\n");
+}
+
+TEST_F(ConfigFile, RunWorkersAndDispatch) {
+    for (const auto& [text, want] : {std::pair{"auto", "auto"}, std::pair{"AUTO", "auto"}, std::pair{"yes", "yes"},
+                                     std::pair{"on", "yes"}, std::pair{"1", "yes"}, std::pair{"No", "no"},
+                                     std::pair{"false", "no"}}) {
+        EXPECT_EQ(load_ok(std::string("[run]\ndispatch = ") + text + "\n").run.dispatch, want) << text;
+    }
+    // workers = 0: the lcore list is the file's own.
+    const Settings own = load_ok("[eal]\nlcores = 0-3\n[run]\nworkers = 0\n");
+    EXPECT_EQ(own.run.workers, 0U);
+    EXPECT_EQ(own.eal.lcores, "0-3");
+}
+
+TEST_F(ConfigFile, WorkersBuildTheLcoreList) {
+    const unsigned cpus = online_cpus();
+    // The default port is a pcap port: one worker needs no dispatcher, more do.
+    const Settings one = load_ok("[run]\nworkers = 1\n");
+    EXPECT_EQ(one.run.workers, 1U);
+    EXPECT_EQ(one.eal.lcores, worker_lcores(1, false, cpus));
+    const Settings two = load_ok("[run]\nworkers = 2\n");
+    EXPECT_EQ(two.eal.lcores, worker_lcores(2, true, cpus));
+    // vdev ports too; pci ports only give each worker an RSS queue.
+    EXPECT_EQ(load_ok("[run]\nworkers = 3\n[port0]\nvdev = net_null0\n").eal.lcores, worker_lcores(3, true, cpus));
+    EXPECT_EQ(load_ok("[run]\nworkers = 3\n[port0]\npci = 01:00.0\n[port1]\npci = 01:00.1\n").eal.lcores,
+              worker_lcores(3, false, cpus));
+    EXPECT_EQ(load_ok("[run]\nworkers = 3\n[port0]\npci = 01:00.0\n[port1]\npcap = generated\n").eal.lcores,
+              worker_lcores(3, true, cpus));
+    // dispatch decides when it is not auto.
+    EXPECT_EQ(load_ok("[run]\nworkers = 3\ndispatch = no\n").eal.lcores, worker_lcores(3, false, cpus));
+    EXPECT_EQ(load_ok("[run]\nworkers = 1\ndispatch = yes\n[port0]\npci = 01:00.0\n").eal.lcores,
+              worker_lcores(1, true, cpus));
+    // The section order does not matter: [run] before the ports it depends on.
+    EXPECT_EQ(load_ok("[port0]\nvdev = net_null0\n[run]\nworkers = 4\n").eal.lcores, worker_lcores(4, true, cpus));
+    // A default lcores (as in a copy of replay.ini), or the very list workers
+    // builds, is fine; the maximum of 64 workers too.
+    EXPECT_EQ(load_ok("[eal]\nlcores = 0-1\n[run]\nworkers = 2\n").eal.lcores, worker_lcores(2, true, cpus));
+    EXPECT_EQ(load_ok("[eal]\nlcores = " + worker_lcores(2, true, cpus) + "\n[run]\nworkers = 2\n").run.workers,
+              2U);
+    EXPECT_EQ(load_ok("[run]\nworkers = 64\n").eal.lcores, worker_lcores(64, true, cpus));
+}
+
+TEST_F(ConfigFile, WorkersAndOwnLcoresConflict) {
+    const std::string msg = load_error("[eal]\nmemory_mb = 64\nlcores = 0-3\n[run]\nworkers = 2\n");
+    EXPECT_EQ(msg, (dir_ / "x.ini").string() + ":3: [eal] lcores: '0-3' is set together with [run] workers = 2, "
+                                                "which builds the lcore list itself ('" +
+                       worker_lcores(2, true, online_cpus()) + "' here): use one or the other");
 }
 
 TEST_F(ConfigFile, TcpUpperLimits) {
@@ -544,10 +728,10 @@ TEST_F(ConfigFile, DuplicatePortSection) {
 // ------------------------------------------------------------ schema rejections
 
 TEST_F(ConfigFile, UnknownSection) {
-    for (const char* name : {"foo", "port32", "port01", "port", "PORT0", "Eal", "TCP", "tcp0"}) {
+    for (const char* name : {"foo", "port32", "port01", "port", "PORT0", "Eal", "TCP", "tcp0", "Capture", "pcapng"}) {
         const std::string msg = load_error(std::string("[run]\nburst = 4\n[") + name + "]\n");
         expect_contains_all(msg, {"x.ini:3:", std::string("[") + name + "]", "unknown section",
-                                  "eal, port0..port31, mempool, run, tcp"});
+                                  "eal, port0..port31, mempool, run, tcp, capture"});
     }
 }
 
@@ -561,7 +745,10 @@ TEST_F(ConfigFile, UnknownKey) {
                           Case{"mempool", "size", "mbufs"}, Case{"run", "Burst", "burst, duration"},
                           Case{"tcp", "timeout", "timeout_syn, timeout_established"},
                           Case{"tcp", "max_flow", "max_flows, max_segments"},
-                          Case{"tcp", "frag_max_datagrams", "ip_reassembly, mempool_low_water"}}) {
+                          Case{"tcp", "frag_max_datagrams", "ip_reassembly, mempool_low_water"},
+                          Case{"capture", "snap_len", "write, rotate_mb, rotate_seconds, ring_files, snaplen, filter, "
+                                                      "filter_before_reassembly"},
+                          Case{"run", "worker", "stats_json, dispatch, workers"}}) {
         std::string text = std::string("[") + c.section + "]\n";
         if (std::string(c.section) == "port0") text += "pcap = generated\n";
         text += std::string(c.key) + " = 1\n";
@@ -664,6 +851,23 @@ TEST_F(ConfigFile, BadValues) {
         {"tcp", "ip_reassembly", "sometimes", "not a boolean"},
         {"tcp", "mempool_low_water", "16777216", "is not in 0..16777215"},
         {"tcp", "mempool_low_water", "-1", "not a number"},
+        {"run", "workers", "65", "'65' is not in 0..64"},
+        {"run", "workers", "-1", "not a number (accepted: 0..64)"},
+        {"run", "workers", "", "empty value"},
+        {"run", "dispatch", "sometimes", "'sometimes' is not auto/yes/no (accepted: auto, yes/no"},
+        {"run", "dispatch", "", "not auto/yes/no"},
+        {"capture", "rotate_mb", "1048577", "'1048577' is not in 0..1048576"},
+        {"capture", "rotate_mb", "1G", "not a number (accepted: 0..1048576)"},
+        {"capture", "rotate_mb", "-1", "not a number"},
+        {"capture", "rotate_seconds", "31536001", "is not in 0..31536000"},
+        {"capture", "rotate_seconds", "1.5", "not a number"},
+        {"capture", "ring_files", "100001", "is not in 0..100000"},
+        {"capture", "ring_files", "", "empty value"},
+        {"capture", "snaplen", "63", "'63' is not 0 or a number in 64..262144"},
+        {"capture", "snaplen", "1", "is not 0 or a number in 64..262144"},
+        {"capture", "snaplen", "262145", "is not 0 or a number in 64..262144"},
+        {"capture", "snaplen", "", "is not 0 or a number in 64..262144"},
+        {"capture", "filter_before_reassembly", "maybe", "not a boolean (accepted: yes/no"},
     };
     for (const BadValue& c : cases) {
         const bool port = std::string(c.section) == "port0";
@@ -799,6 +1003,140 @@ TEST(Validate, NamesTheSetting) {
     }
 }
 
+TEST(Validate, NamesTheCaptureAndRunSetting) {
+    struct Case {
+        void (*change)(Settings&);
+        const char* words;
+    };
+    const Case cases[] = {
+        {[](Settings& s) { s.run.workers = 65; }, "[run] workers: '65' is not in 0..64"},
+        {[](Settings& s) { s.run.dispatch = "maybe"; }, "[run] dispatch: 'maybe' is not auto/yes/no"},
+        {[](Settings& s) { s.run.dispatch = "Yes"; }, "[run] dispatch: 'Yes' must be written in lower case"},
+        {[](Settings& s) { s.run.dispatch = "on"; }, "[run] dispatch: 'on' must be written in lower case"},
+        {[](Settings& s) { s.run.dispatch = ""; }, "[run] dispatch"},
+        {[](Settings& s) { s.capture.write = "a\nb"; }, "[capture] write"},
+        {[](Settings& s) {
+             s.capture.write = "c";
+             s.capture.rotate_mb = 1048577;
+         },
+         "[capture] rotate_mb: '1048577' is not in 0..1048576"},
+        {[](Settings& s) {
+             s.capture.write = "c";
+             s.capture.rotate_seconds = 31536001;
+         },
+         "[capture] rotate_seconds"},
+        {[](Settings& s) {
+             s.capture.write = "c";
+             s.capture.rotate_mb = 1;
+             s.capture.ring_files = 100001;
+         },
+         "[capture] ring_files"},
+        {[](Settings& s) {
+             s.capture.write = "c";
+             s.capture.snaplen = 63;
+         },
+         "[capture] snaplen: '63' is not 0 or a number in 64..262144"},
+        {[](Settings& s) {
+             s.capture.write = "c";
+             s.capture.snaplen = 262145;
+         },
+         "[capture] snaplen"},
+        {[](Settings& s) { s.capture.filter = "tcp\nport 80"; }, "[capture] filter"},
+        {[](Settings& s) { s.capture.filter = " tcp"; }, "[capture] filter: ' tcp' must not start or end with spaces"},
+        {[](Settings& s) {
+             s.capture.write = "c";
+             s.capture.ring_files = 3;
+         },
+         "[capture] ring_files: 3 files, but no rotation"},
+        {[](Settings& s) { s.capture.rotate_mb = 1; }, "[capture] rotate_mb: set without write"},
+        {[](Settings& s) { s.capture.rotate_seconds = 1; }, "[capture] rotate_seconds: set without write"},
+        {[](Settings& s) {
+             s.capture.rotate_seconds = 1;
+             s.capture.ring_files = 2;
+         },
+         "[capture] rotate_seconds, ring_files: set without write"},
+        {[](Settings& s) { s.capture.snaplen = 64; }, "[capture] snaplen: set without write"},
+        {[](Settings& s) { s.capture.filter_before_reassembly = true; },
+         "[capture] filter_before_reassembly: set without a filter"},
+        // workers set, lcores not the list it builds
+        {[](Settings& s) { s.run.workers = 2; }, "[eal] lcores: '0-1' is set together with [run] workers = 2"},
+        {[](Settings& s) {
+             s.run.workers = 2;
+             s.eal.lcores = worker_lcores(2, false, online_cpus());  // a pcap port needs the dispatcher
+         },
+         "use one or the other"},
+    };
+    for (const Case& c : cases) {
+        Settings s = defaults();
+        c.change(s);
+        auto st = validate(s);
+        ASSERT_FALSE(st.ok()) << c.words;
+        expect_contains_all(st.error().message, {c.words});
+    }
+    // And what is fine.
+    Settings s = defaults();
+    s.capture.write = "c.pcapng";
+    s.capture.rotate_mb = 1048576;
+    s.capture.rotate_seconds = 31536000;
+    s.capture.ring_files = 100000;
+    s.capture.snaplen = 262144;
+    s.capture.filter = "tcp port 443";
+    s.capture.filter_before_reassembly = true;
+    s.run.workers = 64;
+    s.run.dispatch = "yes";
+    s.eal.lcores = computed_lcores(s);
+    EXPECT_TRUE(validate(s).ok()) << validate(s).error().message;
+    for (const char* d : {"auto", "yes", "no"}) {
+        Settings t = defaults();
+        t.run.dispatch = d;
+        EXPECT_TRUE(validate(t).ok()) << d;
+    }
+}
+
+TEST(WorkerLcores, PureFunction) {
+    EXPECT_EQ(worker_lcores(2, true, 2), "0@0,1@1,2@0,3@1");  // the example of issue 4
+    EXPECT_EQ(worker_lcores(2, false, 2), "0@0,1@1,2@0");
+    EXPECT_EQ(worker_lcores(2, false, 4), "0@0,1@1,2@2");
+    EXPECT_EQ(worker_lcores(1, false, 1), "0@0,1@0");
+    EXPECT_EQ(worker_lcores(1, true, 8), "0@0,1@1,2@2");
+    EXPECT_EQ(worker_lcores(3, true, 3), "0@0,1@1,2@2,3@0,4@1");
+    EXPECT_EQ(worker_lcores(4, false, 64), "0@0,1@1,2@2,3@3,4@4");
+    EXPECT_EQ(worker_lcores(2, false, 0), "0@0,1@0,2@0");  // no CPU count: all on CPU 0
+    EXPECT_EQ(worker_lcores(0, true, 4), "");
+    // 64 workers and a dispatcher: 66 lcores, each an EAL lcore@cpu pair.
+    const std::string big = worker_lcores(64, true, 16);
+    EXPECT_EQ(std::count(big.begin(), big.end(), '@'), 66);
+    EXPECT_EQ(big.substr(big.rfind(',') + 1), "65@1");
+    EXPECT_TRUE(values::parse_lcores(big).ok());
+}
+
+TEST(WorkerLcores, NeedsDispatcher) {
+    const auto with = [](std::uint32_t workers, const char* dispatch, std::initializer_list<PortKind> kinds) {
+        Settings s = defaults();
+        s.run.workers = workers;
+        s.run.dispatch = dispatch;
+        s.ports.clear();
+        for (PortKind k : kinds) {
+            PortSettings p;
+            p.kind = k;
+            s.ports.push_back(p);
+        }
+        return needs_dispatcher(s);
+    };
+    EXPECT_FALSE(with(0, "auto", {PortKind::pcap}));
+    EXPECT_FALSE(with(1, "auto", {PortKind::pcap}));
+    EXPECT_TRUE(with(2, "auto", {PortKind::pcap}));
+    EXPECT_TRUE(with(2, "auto", {PortKind::vdev}));
+    EXPECT_FALSE(with(2, "auto", {PortKind::pci}));
+    EXPECT_FALSE(with(64, "auto", {PortKind::pci, PortKind::pci}));
+    EXPECT_TRUE(with(2, "auto", {PortKind::pci, PortKind::vdev}));
+    EXPECT_TRUE(with(2, "auto", {PortKind::pci, PortKind::pcap}));
+    EXPECT_FALSE(with(8, "no", {PortKind::pcap}));
+    EXPECT_TRUE(with(1, "yes", {PortKind::pci}));
+    EXPECT_FALSE(with(0, "yes", {PortKind::pci}));
+    EXPECT_GE(online_cpus(), 1U);
+}
+
 TEST(Validate, TcpOverlapAndChecksumMustBeSpelledRight) {
     struct Case {
         void (*change)(Settings&);
@@ -890,6 +1228,21 @@ TEST(SettingsEquality, DetectsEachDifference) {
     EXPECT_FALSE(s == d);
     s = d;
     s.tcp.streams_dir = "x";
+    EXPECT_FALSE(s == d);
+    s = d;
+    s.run.workers = 1;
+    EXPECT_FALSE(s == d);
+    s = d;
+    s.run.dispatch = "no";
+    EXPECT_FALSE(s == d);
+    s = d;
+    s.capture.filter_before_reassembly = true;
+    EXPECT_FALSE(s == d);
+    s = d;
+    s.capture.snaplen = 64;
+    EXPECT_FALSE(s == d);
+    s = d;
+    s.capture.write = "c";
     EXPECT_FALSE(s == d);
 }
 

@@ -1,10 +1,12 @@
 // Command line of the rxinto appliance.
 //
 // One table (option_table) drives both parsing and --help, so an option cannot
-// exist without being documented. Parsing is two passes: the first splits argv
-// into (option, value) pairs and catches unknown options, missing values and
-// stray arguments; then --config is loaded wherever it stood, and the other
-// options are applied on top of it in the order given.
+// exist without being documented (rows without a name are group headings of
+// --help). Parsing is two passes: the first splits argv into (option, value)
+// pairs and filter words and catches unknown options and missing values; then
+// --config is loaded wherever it stood, the other options are applied on top of
+// it in the order given, and last the things that depend on all of them: the
+// filter words, --rx-queues on every port and the lcore list of --workers.
 #include "rxinto/config/cli.hpp"
 
 #include <algorithm>
@@ -25,14 +27,23 @@ struct CliState {
     CliOptions& out;
     bool ports_from_cli = false;                ///< the first --pcap/--vdev/--pci drops the file's ports
     std::optional<std::uint16_t> rx_queues;     ///< applied to every port at the end
+    bool workers_given = false;                 ///< --workers: builds the lcore list at the end
+    bool lcores_given = false;                  ///< --lcores: an lcore list of one's own
+    bool filter_given = false;                  ///< --filter (conflicts with trailing filter words)
 };
 
 struct OptionSpec {
     OptionInfo info;
     /// Applies the option; returns only the reason on failure (the caller
-    /// prefixes "--name: "). Flags get an empty value.
+    /// prefixes "--name: "). Flags get an empty value. nullptr in a heading row:
+    /// a row with an empty long_name whose help is a group title in --help.
     Status (*apply)(CliState& st, std::string_view value);
 };
+
+/// A --help group heading in option_table (not an option).
+constexpr OptionSpec heading(std::string_view title) { return OptionSpec{{"", 0, "", title}, nullptr}; }
+
+bool is_heading(const OptionSpec& o) { return o.info.long_name.empty(); }
 
 template <class T, class U>
 Status assign(T& field, Result<U> parsed) {
@@ -80,7 +91,22 @@ const OptionSpec option_table[] = {
      }},
     {{"lcores", 0, "LIST", "EAL lcore list, e.g. 0-1 or 0,2,4\n"
                           "(the first is the main lcore, the rest rx workers)"},
-     [](CliState& st, std::string_view v) { return assign(st.out.settings.eal.lcores, values::parse_lcores(v)); }},
+     [](CliState& st, std::string_view v) {
+         st.lcores_given = true;
+         return assign(st.out.settings.eal.lcores, values::parse_lcores(v));
+     }},
+    {{"workers", 0, "N", "worker lcores, 0..64: builds the lcore list\n"
+                         "(instead of --lcores; see Workers below)"},
+     [](CliState& st, std::string_view v) {
+         st.workers_given = true;
+         return assign(st.out.settings.run.workers,
+                       values::parse_uint_as<std::uint32_t>(v, values::workers_range));
+     }},
+    {{"dispatch", 0, "auto|yes|no", "software dispatch to the workers (auto: when\n"
+                                    "the ports have fewer rx queues than workers)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.run.dispatch, values::parse_dispatch(v));
+     }},
     {{"duration", 0, "SECONDS", "stop after this long (decimal; 0: at the end\n"
                                 "of the replay, or on Ctrl-C)"},
      [](CliState& st, std::string_view v) {
@@ -91,6 +117,46 @@ const OptionSpec option_table[] = {
          st.out.settings.run.stats_json = std::string(values::trim(v));
          return {};
      }},
+    heading("Capture, as tcpdump (short options also as -wFILE or -w=FILE):"),
+    {{"write", 'w', "FILE", "write the packets to FILE as pcapng (with\n"
+                            "rotation: the prefix of numbered files)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.capture.write, values::parse_output_file(v));
+     }},
+    {{"rotate-size", 'C', "MB", "next file after MB million bytes, 1..1048576\n"
+                               "(as tcpdump -C: 1 MB = 1,000,000 bytes; 0: never)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.capture.rotate_mb, values::parse_uint(v, values::rotate_mb_range));
+     }},
+    {{"rotate-seconds", 'G', "SECONDS", "next file every SECONDS, 1..31536000 (0: never)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.capture.rotate_seconds,
+                       values::parse_uint_as<std::uint32_t>(v, values::rotate_seconds_range));
+     }},
+    {{"ring-files", 'W', "N", "keep the last N files only, 1..100000 (0: all);\n"
+                             "needs -C or -G"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.capture.ring_files,
+                       values::parse_uint_as<std::uint32_t>(v, values::ring_files_range));
+     }},
+    {{"snaplen", 's', "BYTES", "bytes written of each frame, 64..262144\n"
+                              "(0, the default: all, as tcpdump -s 0)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.capture.snaplen, values::parse_snaplen(v));
+     }},
+    {{"filter", 0, "EXPR", "capture filter in libpcap syntax, e.g.\n"
+                           "'tcp port 443' (or give it after the options)"},
+     [](CliState& st, std::string_view v) {
+         st.filter_given = true;
+         return assign(st.out.settings.capture.filter, values::parse_filter(v));
+     }},
+    {{"filter-before-reassembly", 0, "", "apply the filter before TCP reassembly too\n"
+                                         "(else reassembly sees every packet)"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.settings.capture.filter_before_reassembly = true;
+         return {};
+     }},
+    heading("TCP reassembly:"),
     {{"streams-dir", 0, "DIR", "write reassembled TCP streams: a file per\n"
                                "direction, plus DIR/index.jsonl describing them"},
      [](CliState& st, std::string_view v) {
@@ -122,6 +188,7 @@ const OptionSpec option_table[] = {
          return assign(st.out.settings.tcp.max_flows,
                        values::parse_uint_as<std::uint32_t>(v, values::max_flows_range));
      }},
+    heading("DPDK and memory:"),
     {{"burst", 0, "N", "rx burst size, 1..512"},
      [](CliState& st, std::string_view v) {
          return assign(st.out.settings.run.burst, values::parse_uint_as<std::uint16_t>(v, values::burst_range));
@@ -164,6 +231,7 @@ const OptionSpec option_table[] = {
          st.out.settings.eal.extra_args.emplace_back(v);
          return {};
      }},
+    heading("Other:"),
     {{"no-progress", 0, "", "no progress line on stderr"},
      [](CliState& st, std::string_view) -> Status {
          st.out.settings.run.progress = false;
@@ -188,7 +256,7 @@ const OptionSpec option_table[] = {
 
 const OptionSpec* find_long(std::string_view name) {
     for (const OptionSpec& o : option_table) {
-        if (o.info.long_name == name) return &o;
+        if (!is_heading(o) && o.info.long_name == name) return &o;
     }
     return nullptr;
 }
@@ -205,19 +273,47 @@ std::string display_name(const OptionSpec& o) { return "--" + std::string(o.info
 struct Token {
     const OptionSpec* spec;
     std::string value;
+    std::string shown;  ///< the option as given ("-w" or "--write"), for messages
 };
 
-/// First pass: argv -> tokens. Catches every syntax error before any file is read.
-Result<std::vector<Token>> tokenize(int argc, const char* const* argv) {
-    std::vector<Token> tokens;
+struct Tokens {
+    std::vector<Token> options;
+    std::vector<std::string> words;  ///< everything that is not an option: the filter expression
+};
+
+/// "--opt value" / "-o value": the value is the next argument. A following
+/// "--x" is almost always a forgotten value, not a value; --eal is the
+/// exception (its values are EAL options), and --opt=--x still works for the
+/// others.
+Status take_next(const OptionSpec& spec, const std::string& shown, int& i, int argc, const char* const* argv,
+                 std::vector<Token>& tokens) {
+    const bool has_next = i + 1 < argc && argv[i + 1] != nullptr;
+    const std::string_view next = has_next ? std::string_view(argv[i + 1]) : std::string_view();
+    if (!has_next || (spec.info.long_name != "eal" && next.substr(0, 2) == "--" && next.size() > 2)) {
+        return make_error(shown, ": missing value (", spec.info.metavar, ")");
+    }
+    tokens.push_back(Token{&spec, std::string(next), shown});
+    ++i;
+    return {};
+}
+
+/// First pass: argv -> options and filter words. Catches every syntax error
+/// before any file is read. Words that are not options may stand anywhere (as
+/// tcpdump's on Linux, where getopt permutes argv); after "--" everything is a
+/// filter word, also words that start with '-'.
+Result<Tokens> tokenize(int argc, const char* const* argv) {
+    Tokens out;
+    std::vector<Token>& tokens = out.options;
+    bool options_ended = false;
     for (int i = 1; i < argc && argv != nullptr && argv[i] != nullptr; ++i) {
         const std::string_view arg = argv[i];
+        if (options_ended) {
+            out.words.emplace_back(arg);
+            continue;
+        }
         if (arg == "--") {
-            if (i + 1 < argc && argv[i + 1] != nullptr) {
-                return make_error("unexpected argument ", quote(argv[i + 1]),
-                                  " after '--' (rxinto takes options only)");
-            }
-            break;
+            options_ended = true;
+            continue;
         }
         if (arg.size() >= 2 && arg.substr(0, 2) == "--") {
             const std::size_t eq = arg.find('=');
@@ -226,53 +322,62 @@ Result<std::vector<Token>> tokenize(int argc, const char* const* argv) {
             if (spec == nullptr) {
                 return make_error("unknown option ", quote(std::string("--").append(name)));
             }
+            const std::string shown = display_name(*spec);
             if (spec->info.metavar.empty()) {
-                if (eq != std::string_view::npos) return make_error(display_name(*spec), ": takes no value");
-                tokens.push_back(Token{spec, {}});
+                if (eq != std::string_view::npos) return make_error(shown, ": takes no value");
+                tokens.push_back(Token{spec, {}, shown});
                 continue;
             }
             if (eq != std::string_view::npos) {
-                tokens.push_back(Token{spec, std::string(arg.substr(eq + 1))});
+                tokens.push_back(Token{spec, std::string(arg.substr(eq + 1)), shown});
                 continue;
             }
-            // "--opt value". A following "--x" is almost always a forgotten
-            // value, not a value; --eal is the exception (its values are EAL
-            // options), and --opt=--x still works for the others.
-            const bool has_next = i + 1 < argc && argv[i + 1] != nullptr;
-            const std::string_view next = has_next ? std::string_view(argv[i + 1]) : std::string_view();
-            if (!has_next || (spec->info.long_name != "eal" && next.substr(0, 2) == "--" && next.size() > 2)) {
-                return make_error(display_name(*spec), ": missing value (", spec->info.metavar, ")");
-            }
-            tokens.push_back(Token{spec, std::string(next)});
-            ++i;
+            Status st = take_next(*spec, shown, i, argc, argv, tokens);
+            if (!st) return std::move(st).error();
             continue;
         }
-        if (arg.size() == 2 && arg[0] == '-') {
+        if (arg.size() >= 2 && arg[0] == '-') {
             const OptionSpec* spec = find_short(arg[1]);
-            if (spec == nullptr) return make_error("unknown option ", quote(arg));
-            tokens.push_back(Token{spec, {}});
+            if (spec == nullptr || (spec->info.metavar.empty() && arg.size() > 2)) {
+                if (arg.size() == 2) return make_error("unknown option ", quote(arg));
+                return make_error("unknown option ", quote(arg), " (long options take two dashes)");
+            }
+            const std::string shown(arg.substr(0, 2));
+            if (spec->info.metavar.empty()) {
+                tokens.push_back(Token{spec, {}, shown});
+                continue;
+            }
+            if (arg.size() > 2) {
+                // "-wFILE" (as getopt) or "-w=FILE".
+                std::string_view value = arg.substr(2);
+                if (value.front() == '=') value.remove_prefix(1);
+                tokens.push_back(Token{spec, std::string(value), shown});
+                continue;
+            }
+            Status st = take_next(*spec, shown, i, argc, argv, tokens);
+            if (!st) return std::move(st).error();
             continue;
         }
-        if (arg.size() > 2 && arg[0] == '-') {
-            return make_error("unknown option ", quote(arg), " (long options take two dashes)");
-        }
-        return make_error("unexpected argument ", quote(arg), " (rxinto takes options only)");
+        // Not an option (also a lone "-"): a word of the filter expression.
+        out.words.emplace_back(arg);
     }
-    return tokens;
+    return out;
 }
 
 }  // namespace
 
 Result<CliOptions> parse_cli(int argc, const char* const* argv) {
-    auto tokens = tokenize(argc, argv);
-    if (!tokens) return std::move(tokens).error();
+    auto tokenized = tokenize(argc, argv);
+    if (!tokenized) return std::move(tokenized).error();
+    const std::vector<Token>& tokens = tokenized.value().options;
+    const std::vector<std::string>& words = tokenized.value().words;
 
     CliOptions out;
     out.settings = defaults();
-    CliState st{out, false, std::nullopt};
+    CliState st{out, false, std::nullopt, false, false, false};
 
     // --help and --version answer at once, whatever else is on the line.
-    for (const Token& t : tokens.value()) {
+    for (const Token& t : tokens) {
         if (t.spec->info.long_name == "help" || t.spec->info.long_name == "version") {
             Status s = t.spec->apply(st, t.value);
             (void)s;
@@ -282,7 +387,7 @@ Result<CliOptions> parse_cli(int argc, const char* const* argv) {
 
     // --config first, wherever it stands, so that the others override it.
     const OptionSpec* config_spec = find_long("config");
-    for (const Token& t : tokens.value()) {
+    for (const Token& t : tokens) {
         if (t.spec != config_spec) continue;
         if (!out.config_path.empty()) return make_error("--config: given more than once");
         if (values::trim(t.value).empty()) return make_error("--config: empty file name");
@@ -294,15 +399,51 @@ Result<CliOptions> parse_cli(int argc, const char* const* argv) {
         out.settings = std::move(loaded).value();
     }
 
-    for (const Token& t : tokens.value()) {
+    const std::uint32_t file_workers = out.settings.run.workers;
+
+    for (const Token& t : tokens) {
         if (t.spec == config_spec) continue;
         Status s = t.spec->apply(st, t.value);
-        if (!s) return make_error(display_name(*t.spec), ": ", s.error().message);
+        if (!s) return make_error(t.shown, ": ", s.error().message);
     }
+    Settings& settings = out.settings;
+
+    // The words that are not options: the filter expression, joined with
+    // spaces, as tcpdump does.
+    if (!words.empty()) {
+        std::string joined;
+        for (const std::string& w : words) {
+            if (!joined.empty()) joined += ' ';
+            joined += w;
+        }
+        if (st.filter_given) {
+            return make_error("--filter: given together with a filter expression after the options (",
+                              quote(joined), "): use one or the other");
+        }
+        auto filter = values::parse_filter(joined);
+        if (!filter) return make_error("filter expression: ", filter.error().message);
+        settings.capture.filter = std::move(filter).value();
+    }
+
     // --rx-queues covers every port, including ones given after it.
     if (st.rx_queues) {
-        for (PortSettings& p : out.settings.ports) p.rx_queues = *st.rx_queues;
+        for (PortSettings& p : settings.ports) p.rx_queues = *st.rx_queues;
     }
+
+    // --workers builds the lcore list once every port (and --dispatch) is
+    // known. The command line overrides the file either way: --lcores drops the
+    // file's workers, --workers the file's lcores; the two together contradict.
+    if (st.workers_given && st.lcores_given) {
+        return make_error("--workers: cannot be used with --lcores (--workers N builds the lcore list itself: "
+                          "use one or the other)");
+    }
+    if (st.lcores_given) {
+        settings.run.workers = 0;
+    } else if (st.workers_given && settings.run.workers == 0 && file_workers != 0) {
+        // The file's lcores were built from its workers: back to the default list.
+        settings.eal.lcores = EalSettings{}.lcores;
+    }
+    if (settings.run.workers != 0) settings.eal.lcores = computed_lcores(settings);
 
     Status valid = validate(out.settings);
     if (!valid) {
@@ -314,26 +455,39 @@ Result<CliOptions> parse_cli(int argc, const char* const* argv) {
 
 std::vector<OptionInfo> options() {
     std::vector<OptionInfo> v;
-    for (const OptionSpec& o : option_table) v.push_back(o.info);
+    for (const OptionSpec& o : option_table) {
+        if (!is_heading(o)) v.push_back(o.info);
+    }
     return v;
 }
 
 std::string usage() {
     std::string s =
-        "Usage: rxinto [OPTIONS]\n"
+        "Usage: rxinto [OPTIONS] [FILTER EXPRESSION]\n"
         "\n"
         "Receive packets with DPDK (kernel bypass): ports, queues and worker lcores as\n"
         "configured. TCP streams are reassembled (--no-tcp: count packets only) and,\n"
-        "with --streams-dir, written out. Per-port statistics at the end.\n"
+        "with --streams-dir, written out. With -w, packets are written as pcapng.\n"
+        "Per-port statistics at the end.\n"
+        "\n"
+        "As with tcpdump, the words that are not options (anywhere; after '--' also\n"
+        "words starting with '-') are joined with spaces into the capture filter, in\n"
+        "libpcap syntax:  rxinto --pci 01:00.0 -w /data/cap.pcapng tcp port 443\n"
         "\n"
         "Settings come from the built-in defaults, then --config FILE, then the other\n"
         "options in the order given. With no --config, --pcap, --vdev or --pci, rxinto\n"
         "replays a generated capture: the built-in default, the same as\n"
         "config/replay.ini.\n"
         "\n"
-        "Options (values as --opt VALUE or --opt=VALUE):\n";
+        "Options (values as --opt VALUE or --opt=VALUE; -o VALUE, -oVALUE or -o=VALUE):\n";
     constexpr std::size_t help_column = 28;
     for (const OptionSpec& o : option_table) {
+        if (is_heading(o)) {
+            s += "\n";
+            s += o.info.help;
+            s += '\n';
+            continue;
+        }
         std::string left = "  ";
         if (o.info.short_name != 0) {
             left += '-';
@@ -361,6 +515,11 @@ std::string usage() {
         s += '\n';
     }
     s +=
+        "\n"
+        "Workers: --workers N pins main lcore 0, a dispatcher lcore when the workers\n"
+        "need software dispatch (more than one worker and a pcap or vdev port, or\n"
+        "--dispatch yes) and N workers round-robin onto the online CPUs (EAL --lcores\n"
+        "lcore@cpu); with PCI ports the workers poll RSS queues.\n"
         "\n"
         "Hugepages: with --hugepages auto (the default), if no free hugepages exist\n"
         "rxinto falls back to --no-huge by itself and says so once on stderr.\n"

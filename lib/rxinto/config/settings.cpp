@@ -404,6 +404,31 @@ constexpr KeySpec<RunSettings> run_keys[] = {
          r.stats_json = std::string(trim(v));
          return {};
      }},
+    {"dispatch", [](RunSettings& r, std::string_view v) { return assign(r.dispatch, values::parse_dispatch(v)); }},
+    {"workers",
+     [](RunSettings& r, std::string_view v) {
+         return assign(r.workers, values::parse_uint_as<std::uint32_t>(v, values::workers_range));
+     }},
+};
+
+constexpr KeySpec<CaptureSettings> capture_keys[] = {
+    {"write", [](CaptureSettings& c, std::string_view v) { return assign(c.write, values::parse_output_file(v)); }},
+    {"rotate_mb",
+     [](CaptureSettings& c, std::string_view v) {
+         return assign(c.rotate_mb, values::parse_uint(v, values::rotate_mb_range));
+     }},
+    {"rotate_seconds",
+     [](CaptureSettings& c, std::string_view v) {
+         return assign(c.rotate_seconds, values::parse_uint_as<std::uint32_t>(v, values::rotate_seconds_range));
+     }},
+    {"ring_files",
+     [](CaptureSettings& c, std::string_view v) {
+         return assign(c.ring_files, values::parse_uint_as<std::uint32_t>(v, values::ring_files_range));
+     }},
+    {"snaplen", [](CaptureSettings& c, std::string_view v) { return assign(c.snaplen, values::parse_snaplen(v)); }},
+    {"filter", [](CaptureSettings& c, std::string_view v) { return assign(c.filter, values::parse_filter(v)); }},
+    {"filter_before_reassembly",
+     [](CaptureSettings& c, std::string_view v) { return assign(c.filter_before_reassembly, values::parse_bool(v)); }},
 };
 
 constexpr KeySpec<TcpSettings> tcp_keys[] = {
@@ -576,6 +601,9 @@ Result<Settings> load_file(const std::string& path) {
             st = apply_section(path, section, tcp_keys, s.tcp);
             // Like pcap files: a relative streams_dir is next to the config file.
             if (st) s.tcp.streams_dir = resolve_path(path, s.tcp.streams_dir);
+        } else if (section.name == "capture") {
+            st = apply_section(path, section, capture_keys, s.capture);
+            if (st) s.capture.write = resolve_path(path, s.capture.write);
         } else if (const auto index = port_index(section.name)) {
             PortDraft draft;
             st = apply_section(path, section, port_keys, draft);
@@ -590,7 +618,7 @@ Result<Settings> load_file(const std::string& path) {
             }
         } else {
             st = file_error(path, section.line, section.name, "",
-                            "unknown section (accepted: eal, port0..port31, mempool, run, tcp)");
+                            "unknown section (accepted: eal, port0..port31, mempool, run, tcp, capture)");
         }
         if (!st) return std::move(st).error();
     }
@@ -602,6 +630,27 @@ Result<Settings> load_file(const std::string& path) {
                          [](const NumberedPort& a, const NumberedPort& b) { return a.index < b.index; });
         s.ports.clear();
         for (NumberedPort& p : ports) s.ports.push_back(std::move(p.port));
+    }
+
+    // [run] workers builds the lcore list, now that the ports are known. An
+    // lcore list of the file's own (anything but the default, or the very list
+    // workers would build) is a contradiction: say so at the lcores line.
+    if (s.run.workers != 0) {
+        const std::string computed = computed_lcores(s);
+        if (s.eal.lcores != EalSettings{}.lcores && s.eal.lcores != computed) {
+            int line = 0;
+            for (const Section& section : sections.value()) {
+                if (section.name != "eal") continue;
+                for (const Entry& e : section.entries) {
+                    if (e.key == "lcores") line = e.line;
+                }
+            }
+            return file_error(path, line, "eal", "lcores",
+                              quote(s.eal.lcores) + " is set together with [run] workers = " +
+                                  std::to_string(s.run.workers) + ", which builds the lcore list itself (" +
+                                  quote(computed) + " here): use one or the other");
+        }
+        s.eal.lcores = computed;
     }
 
     Status st = validate(s);
@@ -674,6 +723,7 @@ Status validate(const Settings& s) {
         return make_error("[run] duration: ", std::to_string(s.run.duration_s),
                           " is out of range (accepted: seconds, 0..31536000)");
     }
+    if (!(st = check_uint("[run] workers", s.run.workers, values::workers_range))) return st;
 
     const TcpSettings& t = s.tcp;
     // overlap and checksum are strings: only the names the parsers return.
@@ -685,6 +735,7 @@ Status validate(const Settings& s) {
         }
         return {};
     };
+    if (!(st = check_name("[run] dispatch", s.run.dispatch, values::parse_dispatch(s.run.dispatch)))) return st;
     if (!(st = check("[tcp] streams_dir", values::parse_output_dir(t.streams_dir)))) return st;
     if (!(st = check_name("[tcp] overlap", t.overlap, values::parse_overlap(t.overlap)))) return st;
     if (!(st = check_name("[tcp] checksum", t.checksum, values::parse_tcp_checksum(t.checksum)))) return st;
@@ -736,7 +787,85 @@ Status validate(const Settings& s) {
                           " is not below [mempool] mbufs ", std::to_string(s.mempool.mbufs),
                           " (the pool would always count as short of mbufs; 0 = mbufs/8)");
     }
+
+    // [capture]
+    const CaptureSettings& c = s.capture;
+    if (!(st = check("[capture] write", values::parse_output_file(c.write)))) return st;
+    if (!(st = check_uint("[capture] rotate_mb", c.rotate_mb, values::rotate_mb_range))) return st;
+    if (!(st = check_uint("[capture] rotate_seconds", c.rotate_seconds, values::rotate_seconds_range))) return st;
+    if (!(st = check_uint("[capture] ring_files", c.ring_files, values::ring_files_range))) return st;
+    if (!(st = check("[capture] snaplen", values::parse_snaplen(std::to_string(c.snaplen))))) return st;
+    if (!(st = check("[capture] filter", values::parse_filter(c.filter)))) return st;
+    if (c.filter != values::trim(c.filter)) {
+        return make_error("[capture] filter: ", quote(c.filter), " must not start or end with spaces");
+    }
+    if (c.ring_files != 0 && c.rotate_mb == 0 && c.rotate_seconds == 0) {
+        return make_error("[capture] ring_files: ", std::to_string(c.ring_files),
+                          " files, but no rotation (set rotate_mb or rotate_seconds too; as tcpdump's -W, "
+                          "which needs -C or -G)");
+    }
+    if (c.write.empty()) {
+        std::string set;
+        const auto add = [&](bool on, std::string_view key) {
+            if (!on) return;
+            if (!set.empty()) set += ", ";
+            set += key;
+        };
+        add(c.rotate_mb != 0, "rotate_mb");
+        add(c.rotate_seconds != 0, "rotate_seconds");
+        add(c.ring_files != 0, "ring_files");
+        add(c.snaplen != 0, "snaplen");
+        if (!set.empty()) {
+            return make_error("[capture] ", set, ": set without write (rotate_mb, rotate_seconds, ring_files "
+                              "and snaplen shape the pcapng output: set write = PATH, or -w/--write PATH)");
+        }
+    }
+    if (c.filter_before_reassembly && c.filter.empty()) {
+        return make_error("[capture] filter_before_reassembly: set without a filter (set filter = EXPR, "
+                          "--filter EXPR or a filter expression after the options)");
+    }
+
+    // [run] workers: [eal] lcores is the list it builds.
+    if (s.run.workers != 0) {
+        const std::string computed = computed_lcores(s);
+        if (s.eal.lcores != computed) {
+            return make_error("[eal] lcores: ", quote(s.eal.lcores), " is set together with [run] workers = ",
+                              std::to_string(s.run.workers), ", which builds the lcore list itself (",
+                              quote(computed), " here): use one or the other");
+        }
+    }
     return {};
+}
+
+std::string worker_lcores(unsigned workers, bool dispatcher, unsigned cpus) {
+    if (workers == 0) return {};
+    if (cpus == 0) cpus = 1;
+    const unsigned total = 1 + (dispatcher ? 1U : 0U) + workers;
+    std::string out;
+    for (unsigned lcore = 0; lcore < total; ++lcore) {
+        if (!out.empty()) out += ',';
+        out += std::to_string(lcore);
+        out += '@';
+        out += std::to_string(lcore % cpus);
+    }
+    return out;
+}
+
+bool needs_dispatcher(const Settings& s) noexcept {
+    if (s.run.workers == 0 || s.run.dispatch == "no") return false;
+    if (s.run.dispatch == "yes") return true;
+    if (s.run.workers < 2) return false;
+    return std::any_of(s.ports.begin(), s.ports.end(),
+                       [](const PortSettings& p) { return p.kind != PortKind::pci; });
+}
+
+unsigned online_cpus() noexcept {
+    const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1U : static_cast<unsigned>(n);
+}
+
+std::string computed_lcores(const Settings& s) {
+    return worker_lcores(s.run.workers, needs_dispatcher(s), online_cpus());
 }
 
 }  // namespace rxinto::config

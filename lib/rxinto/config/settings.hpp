@@ -35,6 +35,9 @@ enum class PortKind : std::uint8_t {
 //    a pcap path (against the file's directory); on the command line it is kept
 //    as given (relative to the working directory). overlap and checksum are
 //    normalised to their lower-case names.
+//  - CaptureSettings::write: resolved like streams_dir.
+//  - RunSettings::dispatch: normalised to "auto", "yes" or "no".
+//  - EalSettings::lcores: computed by worker_lcores() when RunSettings::workers != 0.
 
 /// source value of a pcap port that asks for the built-in generated capture.
 inline constexpr const char* generated_pcap = "generated";
@@ -80,7 +83,15 @@ struct RunSettings {
     /// Software dispatch: auto = when the ports have fewer rx queues than the
     /// worker lcores (virtual devices), the second lcore hashes every packet
     /// (symmetrically) to a worker through rte_rings; yes / no insist.
+    /// Always one of "auto", "yes", "no" (parsers normalise the spelling).
     std::string dispatch = "auto";
+    /// Worker lcores, 0..64. 0: every lcore of [eal] lcores but the main one
+    /// polls (or works behind the dispatcher). N: rxinto builds [eal] lcores
+    /// itself (worker_lcores() below): main lcore 0, a dispatcher lcore when
+    /// needs_dispatcher(), and N workers, spread over the online CPUs. Then
+    /// [eal] lcores holds that computed list; an lcore list of one's own and
+    /// workers cannot both be set.
+    std::uint32_t workers = 0;
 
     friend bool operator==(const RunSettings&, const RunSettings&) = default;
 };
@@ -107,12 +118,41 @@ struct TcpSettings {
     friend bool operator==(const TcpSettings&, const TcpSettings&) = default;
 };
 
+/// Capture appliance output, after tcpdump's habits (-w, -C, -G, -W, -s, and a
+/// filter expression). The writing and filtering live in capture/; this is what
+/// the INI [capture] section and the command line set.
+struct CaptureSettings {
+    /// pcapng output path (with rotation: the prefix of the numbered files);
+    /// "" = write nothing. A relative path in a config file is resolved against
+    /// the file's directory; on the command line it is kept as given.
+    std::string write;
+    /// Start a new file after this many MB; MB = 1,000,000 bytes, as tcpdump's
+    /// -C (millions of bytes, not MiB). 0 = no size rotation; else 1..1048576.
+    std::uint64_t rotate_mb = 0;
+    /// Start a new file every this many seconds (tcpdump -G); 0 = never; 0..31536000.
+    std::uint32_t rotate_seconds = 0;
+    /// Keep at most this many files, reusing the oldest (tcpdump -W); 0 = keep
+    /// all; else 1..100000, and only with rotate_mb or rotate_seconds.
+    std::uint32_t ring_files = 0;
+    /// Bytes of each frame written (tcpdump -s); 0 = the whole frame (tcpdump's
+    /// -s 0 means 262144, which is the most accepted); else 64..262144.
+    std::uint32_t snaplen = 0;
+    /// Capture filter in libpcap syntax (capture/filter.hpp); "" = every packet.
+    std::string filter;
+    /// Also apply the filter before TCP reassembly (default: the filter selects
+    /// only what is written; reassembly sees every packet).
+    bool filter_before_reassembly = false;
+
+    friend bool operator==(const CaptureSettings&, const CaptureSettings&) = default;
+};
+
 struct Settings {
     EalSettings eal;
     std::vector<PortSettings> ports{PortSettings{}};
     MempoolSettings mempool;
     RunSettings run;
     TcpSettings tcp;
+    CaptureSettings capture;
 
     friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -126,12 +166,34 @@ struct Settings {
 [[nodiscard]] Result<Settings> load_file(const std::string& path);
 
 /// Checks cross-field rules (at least one port, burst range, queue counts, TCP
-/// stream limits within the worker's limits, streams_dir only with reassembly...).
+/// stream limits within the worker's limits, streams_dir only with reassembly,
+/// capture rotation/ring/snaplen only with write, [eal] lcores computed from
+/// [run] workers when that is set...).
 /// load_file() and parse_cli() call it on their result; errors name the setting
 /// as "[section] key: reason".
 [[nodiscard]] Status validate(const Settings& s);
 
 /// Upper bound on [portN] sections / --pcap/--vdev/--pci ports (N = 0..31).
 inline constexpr std::size_t max_ports = 32;
+
+/// The EAL --lcores list for [run] workers = N: main lcore 0, then lcore 1 as the
+/// software dispatcher when `dispatcher`, then N worker lcores, lcore i pinned
+/// to CPU i % cpus ("lcore@cpu"). E.g. (2, true, 2) -> "0@0,1@1,2@0,3@1",
+/// (2, false, 4) -> "0@0,1@1,2@2". cpus 0 counts as 1; workers 0 gives "".
+[[nodiscard]] std::string worker_lcores(unsigned workers, bool dispatcher, unsigned cpus);
+
+/// Whether worker_lcores() needs a dispatcher lcore for these settings:
+/// [run] dispatch = yes; or auto with more than one worker and any pcap or vdev
+/// port (they have a single rx queue, so the workers are fed by software
+/// dispatch; PCI ports give each worker an RSS queue); never with dispatch = no
+/// or workers = 0.
+[[nodiscard]] bool needs_dispatcher(const Settings& s) noexcept;
+
+/// CPUs online now (sysconf(_SC_NPROCESSORS_ONLN)), at least 1.
+[[nodiscard]] unsigned online_cpus() noexcept;
+
+/// The [eal] lcores that [run] workers asks for on this machine:
+/// worker_lcores(s.run.workers, needs_dispatcher(s), online_cpus()).
+[[nodiscard]] std::string computed_lcores(const Settings& s);
 
 }  // namespace rxinto::config

@@ -341,6 +341,50 @@ Result<std::string> parse_output_dir(std::string_view text) {
     return std::string(text);
 }
 
+Result<std::string> parse_output_file(std::string_view text) {
+    text = trim(text);
+    for (char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) {
+            return make_error(quote(text), ": a file path cannot contain control characters");
+        }
+    }
+    return std::string(text);
+}
+
+Result<std::uint32_t> parse_snaplen(std::string_view text) {
+    text = trim(text);
+    if (text == "0") return std::uint32_t{0};
+    auto r = parse_uint(text, snaplen_range);
+    if (!r) {
+        return make_error(quote(text), " is not 0 or a number in ", range_text(snaplen_range),
+                          " (bytes of each frame written; 0 = the whole frame, as tcpdump -s 0)");
+    }
+    return static_cast<std::uint32_t>(r.value());
+}
+
+Result<std::string> parse_dispatch(std::string_view text) {
+    text = trim(text);
+    const std::string s = lower(text);
+    if (s == "auto") return s;
+    const int v = bool_value(text);
+    if (v < 0) {
+        return make_error(quote(text), " is not auto/yes/no (accepted: auto, yes/no, true/false, on/off, 1/0)");
+    }
+    return std::string(v == 1 ? "yes" : "no");
+}
+
+Result<std::string> parse_filter(std::string_view text) {
+    text = trim(text);
+    for (char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t') || u == 0x7f) {
+            return make_error(quote(text), ": a filter expression cannot contain control characters");
+        }
+    }
+    return std::string(text);
+}
+
 std::vector<std::string> split_args(std::string_view text) {
     std::vector<std::string> out;
     std::size_t i = 0;

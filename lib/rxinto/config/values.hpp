@@ -43,6 +43,13 @@ inline constexpr UintRange stream_max_bytes_range{4096, 1ULL << 40};
 inline constexpr UintRange stream_max_ooo_bytes_range{1, 1ULL << 40};
 inline constexpr UintRange mempool_low_water_range{0, 16777215};  // 0: pool/8
 inline constexpr double max_tcp_timeout_s = 86400.0;        // one day
+// [run] workers: capture/appliance.cpp's max_dispatch_workers
+inline constexpr UintRange workers_range{0, 64};
+// [capture]
+inline constexpr UintRange rotate_mb_range{0, 1048576};      // MB = 1,000,000 bytes (tcpdump -C)
+inline constexpr UintRange rotate_seconds_range{0, 31536000};  // one year
+inline constexpr UintRange ring_files_range{0, 100000};
+inline constexpr UintRange snaplen_range{64, 262144};        // or 0 (whole frame)
 
 /// Strips leading/trailing spaces, tabs, CR and LF.
 [[nodiscard]] std::string_view trim(std::string_view text) noexcept;
@@ -89,6 +96,16 @@ template <class T>
 [[nodiscard]] Result<std::string> parse_tcp_checksum(std::string_view text);
 /// A directory path to write into (streams_dir): no control characters; "" = none.
 [[nodiscard]] Result<std::string> parse_output_dir(std::string_view text);
+/// A file path to write (capture write): no control characters; "" = none.
+[[nodiscard]] Result<std::string> parse_output_file(std::string_view text);
+/// [capture] snaplen: 0 (whole frame) or 64..262144.
+[[nodiscard]] Result<std::uint32_t> parse_snaplen(std::string_view text);
+/// [run] dispatch: auto, or a boolean spelling; returns "auto", "yes" or "no".
+[[nodiscard]] Result<std::string> parse_dispatch(std::string_view text);
+/// A libpcap filter expression, trimmed; "" = every packet. Only the characters
+/// are checked here (no control characters but tabs); the syntax is libpcap's
+/// business when the filter is compiled (capture/filter.hpp).
+[[nodiscard]] Result<std::string> parse_filter(std::string_view text);
 /// The device name part of vdev devargs ("net_null0" of "net_null0,size=64").
 [[nodiscard]] std::string_view vdev_name(std::string_view devargs) noexcept;
 /// Splits at runs of spaces/tabs; no quoting (EAL arguments rarely need it).
