@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "rxinto/capture/appliance.hpp"
+#include "rxinto/capture/pcapng_writer.hpp"
 #include "rxinto/config/cli.hpp"
 
 namespace {
@@ -14,6 +15,8 @@ std::atomic<bool> g_stop{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "signal handlers need a lock-free flag");
 
 extern "C" void on_signal(int) { g_stop.store(true); }
+// SIGHUP: every pcapng writer starts a new file at its next burst (async-signal-safe).
+extern "C" void on_hangup(int) { rxinto::capture::pcapng_writer::request_rotate_all(); }
 
 }  // namespace
 
@@ -41,13 +44,17 @@ int main(int argc, char** argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    struct sigaction hup {};
+    hup.sa_handler = on_hangup;
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, nullptr);
 
     rxinto::capture::RunOptions opt;
     opt.stop_requested = &g_stop;
     auto summary = rxinto::capture::run(cli->settings, opt);
     if (!summary) {
         std::fprintf(stderr, "rxinto: %s\n", summary.error().message.c_str());
-        return 1;
+        return summary.error().usage ? 2 : 1;
     }
     std::fputs(rxinto::stats::summary_text(summary.value()).c_str(), stdout);
     if (const auto& path = cli->settings.run.stats_json; !path.empty()) {

@@ -15,6 +15,9 @@ namespace rxinto {
 
 struct Error {
     std::string message;
+    /// The input was wrong (usage, configuration, a filter expression), not
+    /// the machine: main() exits 2 for these, 1 for the rest.
+    bool usage = false;
 };
 
 /// Builds an Error from pieces (all convertible to std::string_view).

@@ -15,7 +15,10 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "rxinto/capture/capture_sink.hpp"
 #include "rxinto/capture/dispatch.hpp"
+#include "rxinto/capture/filter.hpp"
+#include "rxinto/capture/pcapng_writer.hpp"
 #include "rxinto/capture/replay.hpp"
 #include "rxinto/capture/rx_loop.hpp"
 #include "rxinto/capture/tcp_sink.hpp"
@@ -72,6 +75,9 @@ struct Run {
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::unique_ptr<TcpSink>> tcp_sinks;  // one per worker when TCP-lite is on
     std::unique_ptr<Dispatcher> dispatcher;           // software dispatch, when on
+    std::unique_ptr<bpf_filter> filter;               // --filter, shared read-only by the workers
+    std::vector<std::unique_ptr<pcapng_writer>> writers;      // -w: one per worker
+    std::vector<std::unique_ptr<CaptureSink>> capture_sinks;  // filter + writer, per worker
     std::vector<rte_ring*> rings;                     // its rings, one per worker
     std::vector<std::unique_ptr<QueueCounters>> ring_counters;
     std::atomic<bool> drain{false};                   // dispatcher stopped: workers drain their rings
@@ -150,6 +156,23 @@ struct Run {
                 }
             }
         }
+        for (const auto& w : writers) {
+            const auto& c = w->counters();
+            s.capture_enabled = true;
+            s.capture_packets += c.packets.get();
+            s.capture_bytes += c.bytes.get();
+            s.capture_file_bytes += c.file_bytes.get();
+            s.capture_files += c.files.get();
+            s.capture_write_errors += c.write_errors.get();
+            s.capture_copy_failures += c.copy_failures.get();
+            s.capture_open_failures += c.open_failures.get();
+            s.capture_truncated += c.truncated.get();
+        }
+        for (const auto& cs : capture_sinks) {
+            s.filter_matched += cs->filter_matched();
+            s.filter_rejected += cs->filter_rejected();
+        }
+        s.filter_enabled = filter != nullptr;
         if (dispatcher) {
             s.dispatch = true;
             s.dispatch_lcore = dispatcher->lcore;
@@ -312,6 +335,17 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                             info->truncated_frames});
     }
 
+    // A filter that does not compile is a usage error: say so before the EAL
+    // starts (libpcap alone can tell, for the link type of the first capture).
+    if (!s.capture.filter.empty()) {
+        const int linktype = captures.empty() ? 1 /* DLT_EN10MB */ : captures.front().linktype;
+        if (auto st = check_filter_syntax(s.capture.filter, linktype); !st) {
+            Error e = std::move(st).error();
+            e.usage = true;
+            return e;
+        }
+    }
+
     auto hp = port::decide_hugepages(s.eal, port::probe_hugepages());
     if (!hp) return std::move(hp).error();
     if (!hp->note.empty()) {
@@ -457,11 +491,71 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             else r.workers[next++ % r.workers.size()]->queues.push_back(ref);
         }
     }
+    // Capture stage: filter and pcapng writer, in front of reassembly.
+    if (!s.capture.filter.empty()) {
+        int linktype = 1;  // DLT_EN10MB, unless the first port replays another link type
+        if (!captures.empty()) linktype = captures.front().linktype;
+        auto f = bpf_filter::compile(s.capture.filter, linktype);
+        if (!f) return std::move(f).error();
+        r.filter = std::move(f.value());
+    }
+    if (!s.capture.write.empty()) {
+        pcapng_options po;
+        po.path = s.capture.write;
+        po.rotate_bytes = s.capture.rotate_mb * 1'000'000ULL;  // tcpdump's -C: millions of bytes
+        po.rotate_seconds = s.capture.rotate_seconds;
+        po.ring_files = s.capture.ring_files;
+        po.snaplen = s.capture.snaplen;
+        po.pool_mbufs = 2047;
+        std::vector<pcapng_port> pp;
+        for (const auto& pi : ports.ports()) pp.push_back({pi.port_id, pi.name, pi.driver, false});
+        for (std::size_t i = 0; i < r.workers.size(); ++i) {
+            auto wr = pcapng_writer::open(po, static_cast<unsigned>(i),
+                                          static_cast<unsigned>(r.workers.size()), pp, nullptr);
+            if (!wr) return make_error("-w ", s.capture.write, ": ", wr.error().message);
+            r.writers.push_back(std::move(wr.value()));
+        }
+    }
     for (std::size_t i = 0; i < r.workers.size(); ++i) {
         auto& w = r.workers[i];
         w->burst = s.run.burst;
         w->sink = r.tcp_sinks.empty() ? static_cast<BurstSink*>(&free_sink) : r.tcp_sinks[i].get();
+        if (r.filter || !r.writers.empty()) {
+            r.capture_sinks.push_back(std::make_unique<CaptureSink>(
+                w->sink, r.filter.get(), s.capture.filter_before_reassembly,
+                r.writers.empty() ? nullptr : r.writers[i].get()));
+            w->sink = r.capture_sinks.back().get();
+        }
         w->stop = &r.stop;
+    }
+    // A port polled from another NUMA node than its own pays the interconnect
+    // on every packet: say so at start-up.
+    for (const auto& w : r.workers) {
+        for (const QueueRef& q : w->queues) {
+            if (q.ring != nullptr) continue;
+            const auto& pi = ports.ports()[q.port_index];
+            const auto node = static_cast<int>(rte_lcore_to_socket_id(w->lcore));
+            if (pi.socket >= 0 && node != pi.socket && q.queue == 0) {
+                r.notes.push_back("port " + std::to_string(q.port_index) + " (" + pi.name +
+                                  ") is on NUMA node " + std::to_string(pi.socket) + " but lcore " +
+                                  std::to_string(w->lcore) + " polling it is on node " +
+                                  std::to_string(node) + ": use lcores of node " +
+                                  std::to_string(pi.socket));
+                std::fprintf(opt.progress_out, "rxinto: warning: %s\n", r.notes.back().c_str());
+            }
+        }
+    }
+    if (r.dispatcher) {
+        for (const QueueRef& q : r.dispatcher->queues) {
+            const auto& pi = ports.ports()[q.port_index];
+            const auto node = static_cast<int>(rte_lcore_to_socket_id(r.dispatcher->lcore));
+            if (pi.socket >= 0 && node != pi.socket && q.queue == 0) {
+                r.notes.push_back("port " + std::to_string(q.port_index) + " (" + pi.name +
+                                  ") is on NUMA node " + std::to_string(pi.socket) +
+                                  " but the dispatcher lcore is on node " + std::to_string(node));
+                std::fprintf(opt.progress_out, "rxinto: warning: %s\n", r.notes.back().c_str());
+            }
+        }
     }
     for (std::size_t i = 0; i < ports.ports().size(); ++i) {
         const auto& pi = ports.ports()[i];
@@ -509,8 +603,10 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     }
     rte_eal_mp_wait_lcore();
     telemetry.end();  // telemetry: before r's sinks and the ports go
-    // The workers are stopped: their reassemblers can be finished from here.
+    // The workers are stopped: their reassemblers can be finished from here,
+    // and every capture file gets its statistics blocks and is closed.
     for (auto& t : r.tcp_sinks) t->finish();
+    for (auto& w : r.writers) w->close();
 
     stats::Summary sum;
     sum.last = r.snapshot();

@@ -202,4 +202,17 @@ std::uint16_t bpf_filter::apply(rte_mbuf** pkts, std::uint16_t n, rte_mbuf** rej
     return kept;
 }
 
+Status check_filter_syntax(const std::string& expr, int linktype) {
+    pcap_t* p = pcap_open_dead(linktype, 262144);
+    if (p == nullptr) return make_error("--filter '", expr, "': libpcap cannot open a dead handle");
+    bpf_program prog{};
+    Status st;
+    if (pcap_compile(p, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
+        st = make_error("--filter '", expr, "': ", pcap_geterr(p));
+    else
+        pcap_freecode(&prog);
+    pcap_close(p);
+    return st;
+}
+
 }  // namespace rxinto::capture

@@ -30,6 +30,10 @@ struct rte_mbuf;
 
 namespace rxinto::capture {
 
+/// Compiles `expr` with libpcap only (no EAL needed), to reject a bad
+/// expression before start-up; the message names the expression.
+[[nodiscard]] Status check_filter_syntax(const std::string& expr, int linktype);
+
 class bpf_filter {
 public:
     /// How apply() runs the program.

@@ -82,6 +82,13 @@ std::string progress_line(const Snapshot& prev, const Snapshot& now) {
                       static_cast<unsigned long long>(now.tcp_count("checksum_bad")));
         line += buf;
     }
+    if (now.capture_enabled) {
+        std::snprintf(buf, sizeof buf, " | pcapng %llu pkts %llu files, write errors %llu",
+                      static_cast<unsigned long long>(now.capture_packets),
+                      static_cast<unsigned long long>(now.capture_files),
+                      static_cast<unsigned long long>(now.capture_write_errors));
+        line += buf;
+    }
     return line;
 }
 
@@ -113,6 +120,19 @@ std::string summary_text(const Summary& s) {
                       static_cast<unsigned long long>(p.rx_bytes), p.rx_queues,
                       p.rx_queues == 1 ? "" : "s", p.rss ? ", RSS" : "",
                       p.rx_checksum_offload ? ", rx checksum offload" : "", p.link.c_str());
+        o += buf;
+    }
+    if (n.capture_enabled || n.filter_enabled) {
+        std::snprintf(buf, sizeof buf,
+                      "  capture    %llu packets in %llu files (%llu bytes), %llu write errors,"
+                      " %llu copy failures; filter kept %llu, dropped %llu before reassembly\n",
+                      static_cast<unsigned long long>(n.capture_packets),
+                      static_cast<unsigned long long>(n.capture_files),
+                      static_cast<unsigned long long>(n.capture_file_bytes),
+                      static_cast<unsigned long long>(n.capture_write_errors),
+                      static_cast<unsigned long long>(n.capture_copy_failures),
+                      static_cast<unsigned long long>(n.filter_matched),
+                      static_cast<unsigned long long>(n.filter_rejected));
         o += buf;
     }
     if (n.dispatch) {
@@ -188,7 +208,26 @@ std::string summary_json(const Summary& s) {
         if (k != "ok") j.value(k, v);
     for (const auto& [k, v] : n.tcp_drops) j.value(k, v);
     if (n.dispatch) j.value("dispatch_ring_full", n.dispatch_ring_full);
+    if (n.filter_enabled) j.value("filter", n.filter_rejected);
+    if (n.capture_enabled) {
+        j.value("capture_write_failed", n.capture_write_errors);
+        j.value("capture_copy_failed", n.capture_copy_failures);
+    }
     j.end_object();
+    if (n.capture_enabled || n.filter_enabled) {
+        j.begin_object("capture");
+        j.value("packets", n.capture_packets);
+        j.value("bytes", n.capture_bytes);
+        j.value("file_bytes", n.capture_file_bytes);
+        j.value("files", n.capture_files);
+        j.value("write_errors", n.capture_write_errors);
+        j.value("copy_failures", n.capture_copy_failures);
+        j.value("open_failures", n.capture_open_failures);
+        j.value("truncated", n.capture_truncated);
+        j.value("filter_matched", n.filter_matched);
+        j.value("filter_rejected", n.filter_rejected);
+        j.end_object();
+    }
     if (n.dispatch) {
         j.begin_object("dispatch");
         j.value("lcore", std::uint64_t{n.dispatch_lcore});
@@ -220,6 +259,10 @@ std::string summary_json(const Summary& s) {
         if (n.dispatch) {
             j.value("dispatch_ring_full", n.dispatch_ring_full);
             sum += n.dispatch_ring_full;
+        }
+        if (n.filter_enabled) {
+            j.value("filter_rejected", n.filter_rejected);
+            sum += n.filter_rejected;
         }
         j.value("accounted", sum);
         j.end_object();

@@ -50,6 +50,18 @@ struct Snapshot {
     named_counts outcomes;   ///< one outcome per frame reassembly received (tcp::packet_outcome)
     std::uint64_t mempool_in_use = 0;     ///< mbufs out of the pool now
     std::uint64_t mempool_in_use_max = 0; ///< the most seen out at once (control lcore samples)
+    bool capture_enabled = false;          ///< -w: pcapng files
+    std::uint64_t capture_packets = 0;     ///< written to files
+    std::uint64_t capture_bytes = 0;       ///< original frame bytes of those
+    std::uint64_t capture_file_bytes = 0;  ///< bytes in the files
+    std::uint64_t capture_files = 0;
+    std::uint64_t capture_write_errors = 0;   ///< not written: a write failed (disk full...)
+    std::uint64_t capture_copy_failures = 0;  ///< not written: no mbuf for the copy
+    std::uint64_t capture_open_failures = 0;
+    std::uint64_t capture_truncated = 0;      ///< cut at the largest frame kept
+    bool filter_enabled = false;
+    std::uint64_t filter_matched = 0;   ///< packets the filter kept
+    std::uint64_t filter_rejected = 0;  ///< dropped before reassembly (filter_before_reassembly)
     bool dispatch = false;                 ///< software dispatch to the workers
     unsigned dispatch_lcore = 0;
     std::uint64_t dispatch_packets = 0;    ///< handed to workers
