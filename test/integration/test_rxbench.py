@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Harness test of rxbench: `rxbench --quick --json FILE` must produce, for every path, rows
+whose delivered byte counts equal the bytes sent (or a skipped row that says why), and
+exit 0. Speed is never checked: the numbers of a --quick run mean nothing.
+
+Usage: test_rxbench.py BUILD_DIR [SOURCE_DIR]
+Standard library only. Exits 0 when every check passes, 1 otherwise.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+RXBENCH = os.path.join(BUILD, "app", "rxbench")
+PATHS = [
+    "kernel-tcp-loopback", "kernel-tcp-veth", "kernel-io_uring", "kernel-udp-recv",
+    "kernel-udp-recvmmsg", "rxinto-ring", "rxinto-ring-zerocopy", "rxinto-af_packet",
+    "rxinto-af_xdp", "memcpy",
+]
+FIELDS = ["path", "workload", "segment_bytes", "connections", "gbps", "mpps", "cpu_s_per_gb",
+          "cycles_per_segment", "allocs_per_segment", "gbps_min", "gbps_max"]
+
+failures = []
+passes = 0
+
+
+def check(cond, what):
+    global passes
+    if cond:
+        passes += 1
+    else:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+
+
+def main():
+    if not os.access(RXBENCH, os.X_OK):
+        print(f"FAIL: {RXBENCH} not built")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="rxbench-test-") as tmp:
+        out = os.path.join(tmp, "quick.json")
+        svg = os.path.join(tmp, "quick.svg")
+        t0 = time.monotonic()
+        p = subprocess.run([RXBENCH, "--quick", "--json", out, "--plot", svg],
+                           capture_output=True, text=True, timeout=240)
+        took = time.monotonic() - t0
+        print(f"rxbench --quick: exit {p.returncode} in {took:.1f} s")
+        check(p.returncode == 0, f"rxbench --quick exited {p.returncode}:\n{p.stderr[-3000:]}")
+        check(took < 60, f"rxbench --quick took {took:.1f} s (should be under a minute)")
+        check("path" in p.stdout and "workload" in p.stdout, "no table on stdout")
+        try:
+            with open(out) as f:
+                rows = json.load(f)
+        except (OSError, ValueError) as e:
+            check(False, f"--json: {e}")
+            return 1
+        check(isinstance(rows, list) and rows, "--json: not a non-empty list")
+        try:
+            with open(svg) as f:
+                text = f.read()
+            check(text.lstrip().startswith("<svg") and "</svg>" in text and "polyline" in text,
+                  "--plot: not an SVG with lines")
+        except OSError as e:
+            check(False, f"--plot: {e}")
+
+    by_path = {}
+    for r in rows:
+        by_path.setdefault(r.get("path"), []).append(r)
+    for path in PATHS:
+        got = by_path.get(path, [])
+        check(got, f"{path}: no row")
+        for r in got:
+            name = f"{path} {r.get('workload')} x{r.get('connections')}"
+            if "skipped" in r:
+                check(isinstance(r["skipped"], str) and r["skipped"].strip(),
+                      f"{name}: skipped without a reason")
+                continue
+            for k in FIELDS:
+                check(k in r, f"{name}: no field {k}")
+            check(r.get("runs", 0) >= 1, f"{name}: no run")
+            check(r.get("sent_bytes", 0) > 0, f"{name}: nothing sent")
+            check(r.get("delivered_bytes") == r.get("sent_bytes"),
+                  f"{name}: delivered {r.get('delivered_bytes')} of {r.get('sent_bytes')} bytes")
+            for s in r.get("samples", []):
+                check(s.get("delivered_bytes") == s.get("sent_bytes"),
+                      f"{name}: a run delivered {s.get('delivered_bytes')} of {s.get('sent_bytes')}")
+            check(r.get("ok") is True, f"{name}: not ok: {r.get('error', '')}")
+            if path.startswith("rxinto-"):
+                check(r.get("allocs_per_segment") == 0,
+                      f"{name}: {r.get('allocs_per_segment')} allocations per segment")
+    for r in rows:
+        check(r.get("path") in PATHS, f"unknown path {r.get('path')}")
+
+    print(f"{passes} checks passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
