@@ -50,33 +50,20 @@ int dispatcher_main(void* arg) {
     auto& d = *static_cast<Dispatcher*>(arg);
     rte_mbuf* pkts[max_burst];
     const std::uint16_t burst = std::min<std::uint16_t>(d.burst == 0 ? 32 : d.burst, max_burst);
-    std::uint64_t polls = 0;
-    std::uint64_t empty = 0;
-    std::uint32_t rounds = 0;
+    poll_tally tally;
     while (!d.stop->load(std::memory_order_relaxed)) {
         for (const QueueRef& q : d.queues) {
-            const std::uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
-            ++polls;
-            if (n == 0) {
-                ++empty;
-                continue;
-            }
             std::uint64_t bytes = 0;
-            for (std::uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
-            q.counters->packets.add(n);
-            q.counters->bytes.add(bytes);
+            const std::uint16_t n = receive(q, pkts, burst, bytes);
+            tally.poll(n == 0);
+            if (n == 0) continue;
             const net::link_type link =
                 q.port_index < d.links.size() ? d.links[q.port_index] : net::link_type::ethernet;
             dispatch_burst(d, pkts, n, link);
         }
-        if ((++rounds & 0xff) == 0) {
-            d.counters.polls.add(polls);
-            d.counters.empty_polls.add(empty);
-            polls = empty = 0;
-        }
+        tally.end_round(d.counters.polls, d.counters.empty_polls);
     }
-    d.counters.polls.add(polls);
-    d.counters.empty_polls.add(empty);
+    tally.flush(d.counters.polls, d.counters.empty_polls);
     return 0;
 }
 

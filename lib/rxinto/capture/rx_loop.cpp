@@ -13,12 +13,25 @@ void FreeSink::on_burst(const QueueRef&, rte_mbuf** pkts, std::uint16_t n) noexc
     rte_pktmbuf_free_bulk(pkts, n);
 }
 
+std::uint16_t receive(const QueueRef& q, rte_mbuf** pkts, std::uint16_t burst,
+                      std::uint64_t& bytes) noexcept {
+    const std::uint16_t n =
+        q.ring != nullptr
+            ? static_cast<std::uint16_t>(
+                  rte_ring_dequeue_burst(q.ring, reinterpret_cast<void**>(pkts), burst, nullptr))
+            : rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
+    bytes = 0;
+    if (n == 0) return 0;
+    for (std::uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
+    q.counters->packets.add(n);
+    q.counters->bytes.add(bytes);
+    return n;
+}
+
 void run_worker(Worker& w) noexcept {
     rte_mbuf* pkts[max_burst];
     const std::uint16_t burst = w.burst == 0 || w.burst > max_burst ? 32 : w.burst;
-    std::uint64_t polls = 0;
-    std::uint64_t empty = 0;
-    std::uint32_t rounds = 0;
+    poll_tally tally;
     std::uint64_t next_tick = w.tick != nullptr ? rte_rdtsc() + w.tick_cycles : UINT64_MAX;
 
     for (;;) {
@@ -34,38 +47,22 @@ void run_worker(Worker& w) noexcept {
             }
         }
         for (const QueueRef& q : w.queues) {
-            const std::uint16_t n =
-                q.ring != nullptr
-                    ? static_cast<std::uint16_t>(rte_ring_dequeue_burst(q.ring, reinterpret_cast<void**>(pkts), burst, nullptr))
-                    : rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
-            ++polls;
-            if (n == 0) {
-                ++empty;
-                continue;
-            }
             std::uint64_t bytes = 0;
-            for (std::uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
-            q.counters->packets.add(n);
-            q.counters->bytes.add(bytes);
+            const std::uint16_t n = receive(q, pkts, burst, bytes);
+            tally.poll(n == 0);
+            if (n == 0) continue;
             w.counters.packets.add(n);
             w.counters.bytes.add(bytes);
             w.sink->on_burst(q, pkts, n);
         }
-        // Poll counts are published every 256 polls: they only feed the
-        // busy/empty share, so they need not be exact mid-run.
-        if ((++rounds & 0xff) == 0) {
-            w.counters.polls.add(polls);
-            w.counters.empty_polls.add(empty);
-            polls = empty = 0;
-        }
+        tally.end_round(w.counters.polls, w.counters.empty_polls);
         if (w.tick != nullptr && rte_rdtsc() >= next_tick) {
             if (!w.tick(w.tick_arg)) break;
             next_tick = rte_rdtsc() + w.tick_cycles;
         }
         if (w.queues.empty() && w.tick == nullptr) rte_pause();
     }
-    w.counters.polls.add(polls);
-    w.counters.empty_polls.add(empty);
+    tally.flush(w.counters.polls, w.counters.empty_polls);
 }
 
 int worker_main(void* arg) {

@@ -80,6 +80,35 @@ struct Worker {
     std::uint64_t tick_cycles = 0;
 };
 
+/// One receive step, shared by the workers and the dispatcher: polls q (its
+/// port queue, or its ring), counts what came in q.counters, and returns how
+/// many packets are in pkts; `bytes` gets their frame bytes.
+std::uint16_t receive(const QueueRef& q, rte_mbuf** pkts, std::uint16_t burst,
+                      std::uint64_t& bytes) noexcept;
+
+/// Busy/empty poll tallies, published to the shared counters every 256 rounds
+/// (they only feed the busy/empty share, so they need not be exact mid-run).
+class poll_tally {
+public:
+    void poll(bool empty) noexcept {
+        ++polls_;
+        if (empty) ++empty_;
+    }
+    void end_round(counter& polls, counter& empty) noexcept {
+        if ((++rounds_ & 0xff) == 0) flush(polls, empty);
+    }
+    void flush(counter& polls, counter& empty) noexcept {
+        polls.add(polls_);
+        empty.add(empty_);
+        polls_ = empty_ = 0;
+    }
+
+private:
+    std::uint64_t polls_ = 0;
+    std::uint64_t empty_ = 0;
+    std::uint32_t rounds_ = 0;
+};
+
 /// Polls until *w.stop is true (or tick returns false). noexcept, allocation-free.
 void run_worker(Worker& w) noexcept;
 
