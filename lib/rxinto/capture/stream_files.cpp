@@ -27,7 +27,7 @@ stream_index::~stream_index() {
 
 void stream_index::append(const std::string& line) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (std::fputs(line.c_str(), f_) < 0 || std::fflush(f_) != 0) ++errors_;
+    if (std::fputs(line.c_str(), f_) < 0 || std::fflush(f_) != 0) ++errors_;  // under mu_, read at the end
 }
 
 stream_files::stream_files(std::shared_ptr<stream_index> index, tcp::reassembler* r)
@@ -43,7 +43,7 @@ stream_files::conn_files* stream_files::files_of(tcp::connection& c) noexcept {
 void stream_files::drain(tcp::connection& c, int d) noexcept {
     conn_files* cf = files_of(c);
     if (cf == nullptr) {
-        ++errors_;
+        errors_.add();
         return;
     }
     direction& dir = cf->d[d];
@@ -53,10 +53,10 @@ void stream_files::drain(tcp::connection& c, int d) noexcept {
             if (dir.f == nullptr && dir.file.empty()) {
                 dir.file = std::to_string(c.id) + "-" + c.label(d) + ".bin";
                 dir.f = std::fopen((index_->dir() + "/" + dir.file).c_str(), "w");
-                if (dir.f == nullptr) ++errors_;
+                if (dir.f == nullptr) errors_.add();
             }
-            if (dir.f != nullptr && std::fwrite(buf_.data(), 1, r.bytes, dir.f) != r.bytes) ++errors_;
-            written_ += r.bytes;
+            if (dir.f != nullptr && std::fwrite(buf_.data(), 1, r.bytes, dir.f) != r.bytes) errors_.add();
+            written_.add(r.bytes);
         }
         if (r.gap != 0) {
             // Adjacent gaps (declared in steps) are one gap to the reader.
@@ -95,9 +95,9 @@ void stream_files::on_release(tcp::connection& c) noexcept {
             // No byte delivered: an empty file keeps every index line pointing at one.
             dir.file = std::to_string(c.id) + "-" + c.label(d) + ".bin";
             dir.f = std::fopen((index_->dir() + "/" + dir.file).c_str(), "w");
-            if (dir.f == nullptr) ++errors_;
+            if (dir.f == nullptr) errors_.add();
         }
-        if (dir.f != nullptr && std::fclose(dir.f) != 0) ++errors_;
+        if (dir.f != nullptr && std::fclose(dir.f) != 0) errors_.add();
         dir.f = nullptr;
         std::string src, dst;
         std::uint16_t sport = 0, dport = 0;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "rxinto/base/result.hpp"
+#include "rxinto/stats/counter.hpp"
 #include "rxinto/tcp/reassembler.hpp"
 
 namespace rxinto::capture {
@@ -52,8 +53,9 @@ public:
     /// of its packets in that burst.
     void drain_events() noexcept;
 
-    [[nodiscard]] std::uint64_t bytes_written() const noexcept { return written_; }
-    [[nodiscard]] std::uint64_t write_errors() const noexcept { return errors_; }
+    /// Read by the control lcore and telemetry while the worker writes.
+    [[nodiscard]] std::uint64_t bytes_written() const noexcept { return written_.get(); }
+    [[nodiscard]] std::uint64_t write_errors() const noexcept { return errors_.get(); }
 
 private:
     struct direction {
@@ -71,8 +73,8 @@ private:
     std::shared_ptr<stream_index> index_;
     tcp::reassembler* r_;
     std::array<std::byte, 64 * 1024> buf_{};
-    std::uint64_t written_ = 0;
-    std::uint64_t errors_ = 0;
+    stats::counter written_;
+    stats::counter errors_;
 };
 
 }  // namespace rxinto::capture
