@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -81,7 +82,8 @@ struct Run {
     std::vector<rte_ring*> rings;                     // its rings, one per worker
     std::vector<std::unique_ptr<QueueCounters>> ring_counters;
     std::atomic<bool> drain{false};                   // dispatcher stopped: workers drain their rings
-    mutable std::atomic<std::uint64_t> pool_in_use_max{0};  // sampled by control(): the pool's low-water mark
+    mutable std::atomic<std::uint64_t> pool_in_use_max{0};
+    mutable std::mutex stats_mu;  // rte_eth_stats_get from the control lcore and telemetry  // sampled by control(): the pool's low-water mark
     std::vector<ReplayPort> replays;
     std::atomic<bool> stop{false};
     std::uint64_t start_tsc = 0;
@@ -118,7 +120,12 @@ struct Run {
                 p.queue_packets.push_back(c.packets.get());
             }
             rte_eth_stats es{};
-            if (rte_eth_stats_get(pi.port_id, &es) == 0) {
+            // The control lcore and the telemetry thread both read the ports;
+            // some NICs clear counters on read, so one reader at a time.
+            std::unique_lock<std::mutex> lock(stats_mu);
+            const int src = rte_eth_stats_get(pi.port_id, &es);
+            lock.unlock();
+            if (src == 0) {
                 p.imissed = es.imissed;
                 p.rx_nombuf = es.rx_nombuf;
                 p.ierrors = es.ierrors;
