@@ -158,3 +158,12 @@ TEST(EalArgs, DeviceNames) {
     EXPECT_EQ(port::device_name({config::PortKind::pci, "0000:3b:00.1"}, 0), "0000:3b:00.1");
     EXPECT_EQ(port::device_name({config::PortKind::pcap, "x.pcap"}, 2), "net_pcap_rxinto2");
 }
+
+TEST(Rss, TheRepeatedKeyIsSymmetricAndARandomOneIsNot) {
+    EXPECT_TRUE(port::rss_key_symmetric(port::symmetric_rss_key_for_test(40)));
+    EXPECT_TRUE(port::rss_key_symmetric(port::symmetric_rss_key_for_test(52)));
+    std::vector<std::uint8_t> k(40);
+    for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(i * 37 + 11);
+    EXPECT_FALSE(port::rss_key_symmetric(k));
+    EXPECT_FALSE(port::rss_key_symmetric({}));
+}

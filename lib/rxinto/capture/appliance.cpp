@@ -98,7 +98,7 @@ struct Run {
 
     double now_s() const { return static_cast<double>(rte_rdtsc() - start_tsc) / static_cast<double>(hz); }
 
-    stats::Snapshot snapshot() const {
+    stats::Snapshot snapshot(bool with_xstats = false) const {
         stats::Snapshot s;
         s.t_s = now_s();
         const auto& ps = ports->ports();
@@ -111,6 +111,21 @@ struct Run {
             p.driver = pi.driver;
             p.rx_queues = pi.rx_queues;
             p.rss = pi.rss;
+            p.rss_symmetric = pi.rss_symmetric;
+            if (with_xstats) {
+                // The driver's own view, for the final summary: every non-zero counter.
+                const int cnt = rte_eth_xstats_get(pi.port_id, nullptr, 0);
+                if (cnt > 0) {
+                    std::vector<rte_eth_xstat> vals(static_cast<std::size_t>(cnt));
+                    std::vector<rte_eth_xstat_name> names(static_cast<std::size_t>(cnt));
+                    if (rte_eth_xstats_get(pi.port_id, vals.data(), static_cast<unsigned>(cnt)) == cnt &&
+                        rte_eth_xstats_get_names(pi.port_id, names.data(), static_cast<unsigned>(cnt)) == cnt) {
+                        for (const auto& v : vals)
+                            if (v.value != 0 && v.id < names.size())
+                                p.xstats.emplace_back(names[v.id].name, v.value);
+                    }
+                }
+            }
             p.rx_checksum_offload = pi.rx_checksum_offload;
             p.link = pi.link;
             for (std::uint16_t q = 0; q < pi.rx_queues; ++q) {
@@ -616,7 +631,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     for (auto& w : r.writers) w->close();
 
     stats::Summary sum;
-    sum.last = r.snapshot();
+    sum.last = r.snapshot(true);
     sum.stop_reason = r.stop_reason;
     sum.hugepages = eal->hugepages;
     sum.mempool_size = ports.pool_size();

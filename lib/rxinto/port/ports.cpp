@@ -9,6 +9,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_thash.h>
 
 #include "rxinto/port/eal.hpp"
 
@@ -40,6 +41,26 @@ std::vector<std::uint8_t> symmetric_rss_key(std::size_t len) {
 }
 
 }  // namespace
+
+std::vector<std::uint8_t> symmetric_rss_key_for_test(std::size_t len) { return symmetric_rss_key(len); }
+
+bool rss_key_symmetric(const std::vector<std::uint8_t>& key) noexcept {
+    if (key.size() < 40) return false;  // rte_softrss reads 40 bytes for an IPv4 tuple
+    // Toeplitz in software (rte_softrss) over a sample connection, both ways.
+    rte_ipv4_tuple fwd{};
+    fwd.src_addr = 0x0a000001;
+    fwd.dst_addr = 0xc0a80a02;
+    fwd.sport = 40000;
+    fwd.dport = 443;
+    rte_ipv4_tuple rev{};
+    rev.src_addr = fwd.dst_addr;
+    rev.dst_addr = fwd.src_addr;
+    rev.sport = fwd.dport;
+    rev.dport = fwd.sport;
+    const auto len = static_cast<std::uint32_t>(RTE_THASH_V4_L4_LEN);
+    return rte_softrss(reinterpret_cast<std::uint32_t*>(&fwd), len, key.data()) ==
+           rte_softrss(reinterpret_cast<std::uint32_t*>(&rev), len, key.data());
+}
 
 std::uint32_t mbufs_needed(const PoolSizing& s) noexcept {
     const std::uint64_t want = std::uint64_t{s.rx_descriptors} +
@@ -192,6 +213,10 @@ Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned 
             conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<std::uint8_t>(key.size());
             conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
             pi.rss = true;
+            pi.rss_symmetric = rss_key_symmetric(key);
+            if (!pi.rss_symmetric)
+                out.notes_.push_back(label + ": the RSS key is not symmetric: the two directions of a"
+                                             " connection may reach different workers");
         } else if (pi.rx_queues > 1) {
             out.notes_.push_back(label + ": " + std::to_string(pi.rx_queues) +
                                  " rx queues without RSS: the device spreads packets its own way");

@@ -36,6 +36,13 @@ struct PoolSizing {
 /// cache <= RTE_MEMPOOL_CACHE_MAX_SIZE and cache * 1.5 <= n).
 [[nodiscard]] std::uint32_t usable_cache(std::uint32_t wanted, std::uint32_t n) noexcept;
 
+/// Does this Toeplitz key hash both directions of a connection alike?
+/// (Checked with rte_softrss on a sample IPv4/TCP tuple, both ways.)
+[[nodiscard]] bool rss_key_symmetric(const std::vector<std::uint8_t>& key) noexcept;
+
+/// The key rxinto programs: 0x6d5a repeated (Woo & Park), `len` bytes.
+[[nodiscard]] std::vector<std::uint8_t> symmetric_rss_key_for_test(std::size_t len);
+
 struct PortInfo {
     std::uint16_t port_id = 0;
     std::string name;          ///< ethdev name
@@ -43,6 +50,7 @@ struct PortInfo {
     std::uint16_t rx_queues = 0;
     std::uint16_t rx_desc = 0;
     bool rss = false;
+    bool rss_symmetric = false;  ///< the RSS key hashes (a,b) and (b,a) alike (checked at start-up)
     bool rx_checksum_offload = false;
     bool promiscuous = false;
     bool replay = false;       ///< a pcap port: it ends when the file does

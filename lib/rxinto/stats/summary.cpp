@@ -118,7 +118,7 @@ std::string summary_text(const Summary& s) {
                       p.index, p.name.c_str(), p.driver.c_str(),
                       static_cast<unsigned long long>(p.rx_packets),
                       static_cast<unsigned long long>(p.rx_bytes), p.rx_queues,
-                      p.rx_queues == 1 ? "" : "s", p.rss ? ", RSS" : "",
+                      p.rx_queues == 1 ? "" : "s", p.rss ? (p.rss_symmetric ? ", symmetric RSS" : ", RSS (NOT symmetric)") : "",
                       p.rx_checksum_offload ? ", rx checksum offload" : "", p.link.c_str());
         o += buf;
     }
@@ -147,9 +147,9 @@ std::string summary_text(const Summary& s) {
             w.polls != 0 ? 100.0 * static_cast<double>(w.empty_polls) / static_cast<double>(w.polls)
                          : 0.0;
         std::snprintf(buf, sizeof buf,
-                      "  worker lcore %u: %llu packets, %llu bytes, %llu polls (%.1f%% empty)\n",
+                      "  worker lcore %u: %llu packets (%.3f Mpps), %llu bytes, %llu polls (%.1f%% empty)\n",
                       w.lcore, static_cast<unsigned long long>(w.packets),
-                      static_cast<unsigned long long>(w.bytes),
+                      rate(w.packets, n.t_s) / 1e6, static_cast<unsigned long long>(w.bytes),
                       static_cast<unsigned long long>(w.polls), empty_share);
         o += buf;
     }
@@ -286,6 +286,7 @@ std::string summary_json(const Summary& s) {
         j.value("driver", p.driver);
         j.value("rx_queues", std::uint64_t{p.rx_queues});
         j.value("rss", p.rss);
+        j.value("rss_symmetric", p.rss_symmetric);
         j.value("rx_checksum_offload", p.rx_checksum_offload);
         j.value("link", p.link);
         j.value("rx_packets", p.rx_packets);
@@ -296,6 +297,9 @@ std::string summary_json(const Summary& s) {
         j.begin_array("queue_packets");
         for (auto q : p.queue_packets) j.element(q);
         j.end_array();
+        j.begin_object("xstats");
+        for (const auto& [k, v] : p.xstats) j.value(k, v);
+        j.end_object();
         j.end_object();
     }
     j.end_array();
@@ -307,6 +311,10 @@ std::string summary_json(const Summary& s) {
         j.value("bytes", w.bytes);
         j.value("polls", w.polls);
         j.value("empty_polls", w.empty_polls);
+        j.value("mpps", rate(w.packets, n.t_s) / 1e6);
+        j.value("busy_share", w.polls != 0 ? 1.0 - static_cast<double>(w.empty_polls) /
+                                                      static_cast<double>(w.polls)
+                                           : 0.0);
         j.end_object();
     }
     j.end_array();

@@ -17,6 +17,7 @@ struct PortStats {
     std::string driver;
     std::uint16_t rx_queues = 0;
     bool rss = false;
+    bool rss_symmetric = false;
     bool rx_checksum_offload = false;
     std::string link;
     std::uint64_t rx_packets = 0;  ///< counted by the workers
@@ -26,6 +27,8 @@ struct PortStats {
     std::uint64_t rx_nombuf = 0;   ///< dropped: no mbuf in the pool
     std::uint64_t ierrors = 0;     ///< erroneous frames (bad CRC, unreadable record...)
     std::vector<std::uint64_t> queue_packets;  ///< per rx queue, counted by the workers
+    /// The driver's extended statistics that are not zero (final summary only).
+    std::vector<std::pair<std::string, std::uint64_t>> xstats;
 };
 
 struct WorkerStats {
