@@ -7,7 +7,6 @@ Usage: test_replay.py BUILD_DIR SOURCE_DIR [--only NAME]
 Standard library only. Exits 0 when every case passes, 1 otherwise.
 """
 import gzip
-import json
 import os
 import shutil
 import signal
@@ -17,25 +16,17 @@ import sys
 import tempfile
 import time
 
-BUILD, SOURCE = sys.argv[1], sys.argv[2]
-ONLY = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--only" else None
-RXINTO = os.path.join(BUILD, "app", "rxinto")
-GEN = os.path.join(BUILD, "app", "rxinto-gen")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rxtest  # noqa: E402  (the shared pieces, beside this script)
+from rxtest import check  # noqa: E402
+
+BUILD, SOURCE, ONLY = rxtest.args()
+RXINTO = rxtest.app(BUILD, "rxinto")
+GEN = rxtest.app(BUILD, "rxinto-gen")
 SHARED = os.path.normpath(os.path.join(SOURCE, "..", "shared", "pcaps"))
 # Every run in its own EAL memory, so tests can run beside each other.
 EAL_COMMON = ["--in-memory", "--no-progress"]
-
-failures = []
-passes = 0
-
-
-def check(cond, what):
-    global passes
-    if cond:
-        passes += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
+case = rxtest.case_decorator(ONLY)
 
 
 def read_pcap_counts(path, wire=False):
@@ -45,17 +36,9 @@ def read_pcap_counts(path, wire=False):
         data = f.read()
     magic = data[:4]
     pkts = nbytes = 0
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-        off = 24
-        while off + 16 <= len(data):
-            _, _, caplen, origlen = struct.unpack(endian + "IIII", data[off:off + 16])
-            if off + 16 + caplen > len(data):
-                break  # truncated last record: libpcap stops there too
-            pkts += 1
-            nbytes += origlen if wire else caplen
-            off += 16 + caplen
-        return pkts, nbytes
+    if magic in rxtest.PCAP_MAGICS:
+        frames = rxtest.read_pcap(data, strict=False)[1]  # a truncated last record ends it, as in libpcap
+        return len(frames), sum(fr.origlen if wire else fr.caplen for fr in frames)
     if magic == b"\x0a\x0d\x0d\x0a":
         off = 0
         endian = "<"
@@ -91,28 +74,7 @@ def capinfos_counts(path):
 
 
 def run_rxinto(args, timeout=120):
-    with tempfile.TemporaryDirectory() as d:
-        js = os.path.join(d, "stats.json")
-        p = subprocess.run([RXINTO] + args + ["--stats-json", js], capture_output=True,
-                           text=True, timeout=timeout)
-        stats = None
-        if os.path.exists(js):
-            with open(js) as f:
-                stats = json.load(f)
-        return p, stats
-
-
-def case(name):
-    def wrap(fn):
-        if ONLY is None or ONLY == name:
-            print(f"--- {name}", flush=True)
-            try:
-                fn()
-            except Exception as e:  # a broken case is a failure, not a crash of the suite
-                failures.append(f"{name}: exception {e!r}")
-                print("FAIL:", name, repr(e), flush=True)
-        return fn
-    return wrap
+    return rxtest.run_rxinto(RXINTO, args, timeout)
 
 
 def replay_exact(path, label, extra=()):
@@ -182,6 +144,18 @@ try:
         path = os.path.join(tmp, "burst1.pcap")
         subprocess.run([GEN, "--out", path, "--flows", "3"], check=True, capture_output=True)
         replay_exact(path, "burst 1", ["--burst", "1"])
+
+    @case("reassembly_without_a_reader_holds_nothing")
+    def _():
+        # With no --streams-dir the appliance itself is the reader: what becomes
+        # readable is consumed at once. Before, in-order data waited for a
+        # reader that did not exist until the pool ran dry (rx_nombuf).
+        path = os.path.join(tmp, "noreader.pcap")
+        subprocess.run([GEN, "--out", path, "--flows", "300", "--c2s-bytes", "20000",
+                        "--s2c-bytes", "40000", "--seed", "41"], check=True, capture_output=True)
+        stats = replay_exact(path, "no reader, small pool", ["--mbufs", "2047"])
+        if stats:
+            check(stats["tcp"]["segments"] > 2047, f"no reader: more segments than mbufs ({stats['tcp']['segments']})")
 
     @case("default_run_matches_generator")
     def _():
@@ -266,24 +240,16 @@ try:
                 if "Mpps" in line or line == "":
                     break
             proc.send_signal(signal.SIGINT)
-            try:
-                out, err = proc.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, err = proc.communicate()
+            out, err = rxtest.communicate(proc, 20)
             check(proc.returncode == 0, f"SIGINT: exit 0 (got {proc.returncode}; {err[-300:]})")
             check("stopped (signal)" in out, f"SIGINT: summary says signal ({out[:200]})")
-            if os.path.exists(js):
-                with open(js) as f:
-                    st = json.load(f)
+            st = rxtest.read_json(js)
+            if st is None:
+                check(False, "SIGINT: stats json written")
+            else:
                 check(st["stop_reason"] == "signal" and st["rx_packets"] > 0,
                       f"SIGINT: json {st['stop_reason']} {st['rx_packets']}")
-            else:
-                check(False, "SIGINT: stats json written")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print(f"integration: {passes} checks passed, {len(failures)} failed")
-for f in failures:
-    print("  failed:", f)
-sys.exit(1 if failures else 0)
+sys.exit(rxtest.summary("integration"))

@@ -477,6 +477,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         r.dispatcher->lcore = dispatch_lcore;
         r.dispatcher->burst = s.run.burst;
         r.dispatcher->stop = &r.stop;
+        r.dispatcher->lossless = !r.replays.empty() && r.replays.size() == ports.ports().size();
         for (const auto& l : links) r.dispatcher->links.push_back(l.link);
         for (std::size_t i = 0; i < r.workers.size(); ++i) {
             const std::string name = "rxinto_d" + std::to_string(i);

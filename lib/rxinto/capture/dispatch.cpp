@@ -34,7 +34,14 @@ void dispatch_burst(Dispatcher& d, rte_mbuf** pkts, std::uint16_t n, net::link_t
     for (std::size_t w = 0; w < nw; ++w) {
         const std::uint16_t k = d.staged[w];
         if (k == 0) continue;
-        const unsigned done = rte_ring_enqueue_burst(d.rings[w], reinterpret_cast<void**>(d.stage[w].data()), k, nullptr);
+        unsigned done = rte_ring_enqueue_burst(d.rings[w], reinterpret_cast<void**>(d.stage[w].data()), k, nullptr);
+        // A replay can wait for the worker (nothing is lost by waiting); a live
+        // port cannot: there a full ring is a counted drop.
+        while (d.lossless && done < k && !d.stop->load(std::memory_order_relaxed)) {
+            rte_pause();
+            done += rte_ring_enqueue_burst(d.rings[w], reinterpret_cast<void**>(d.stage[w].data() + done),
+                                           k - done, nullptr);
+        }
         d.per_worker[w] += done;
         d.counters.packets.add(done);
         if (done < k) {

@@ -37,6 +37,8 @@ struct Dispatcher {
     std::vector<std::uint16_t> port_index_of; ///< ethdev port id -> port index
     std::vector<rte_ring*> rings;             ///< one per worker, single producer
     std::uint16_t burst = 32;
+    /// Every port replays a capture: wait for a full ring instead of dropping.
+    bool lossless = false;
     const std::atomic<bool>* stop = nullptr;
     DispatchCounters counters;
     std::vector<std::uint64_t> per_worker;    ///< packets sent to each worker (dispatcher-owned)

@@ -40,8 +40,28 @@ void TcpSink::process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index
     last_now_ns_ = std::max(last_now_ns_, now);
     const tcp::port_link link = port_index < links_.size() ? links_[port_index] : tcp::port_link{};
     r_->process_burst(pkts, n, link, now);
-    if (files_) files_->drain_events();
+    drain();
     r_->flush();
+}
+
+void TcpSink::drain() noexcept {
+    if (files_) {
+        files_->drain_events();
+        return;
+    }
+    // No stream output: the appliance itself is the reader. Whatever became
+    // readable is consumed at once (zero copy), gaps are skipped, so that no
+    // buffer is held for a reader that does not exist.
+    for (const tcp::event& e : r_->events()) {
+        if (e.conn == nullptr || e.kind == tcp::event_kind::opened) continue;
+        for (int d = 0; d < 2; ++d) {
+            for (;;) {
+                const std::uint64_t n = e.conn->dir[d].readable();
+                if (n != 0) r_->consume(*e.conn, d, n);
+                if (r_->skip_gap(*e.conn, d) == 0 && n == 0) break;
+            }
+        }
+    }
 }
 
 void TcpSink::on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept {
@@ -63,7 +83,7 @@ void TcpSink::on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noex
     if (last_now_ns_ >= last_expire_ns_ + expire_every_ns) {
         last_expire_ns_ = last_now_ns_;
         r_->expire(last_now_ns_);
-        if (files_) files_->drain_events();
+        drain();
         r_->flush();
     }
 }

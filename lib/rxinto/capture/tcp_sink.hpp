@@ -30,6 +30,7 @@ public:
 private:
     std::uint64_t now_ns(rte_mbuf* first, std::uint16_t port_index) noexcept;
     void process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index) noexcept;
+    void drain() noexcept;
 
     std::unique_ptr<tcp::reassembler> r_;
     std::unique_ptr<stream_files> files_;
