@@ -38,6 +38,12 @@
 #include "rxinto/net/parse.hpp"
 #include "rxinto/tcp/reassembler.hpp"
 
+#include "eal_helpers.hpp"
+
+using namespace rxinto;
+using namespace rxinto::tcp;
+using namespace rxinto::eal_test;
+
 // ---------------------------------------------------------------------------
 // Guarded allocation of the reassembler's rte_ip_frag_death_row: DPDK writes
 // into it without bounds checks, from uninstrumented code (ASan does not see
@@ -88,230 +94,34 @@ void free_block(void* p) noexcept {
     std::free(h);
 }
 
-void* counted_new(std::size_t n) {
-    if (void* p = alloc_block(n)) return p;
-    throw std::bad_alloc();
-}
 }  // namespace
 
-void* operator new(std::size_t n) { return counted_new(n); }
-void* operator new[](std::size_t n) { return counted_new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return alloc_block(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return alloc_block(n); }
-void operator delete(void* p) noexcept { free_block(p); }
-void operator delete[](void* p) noexcept { free_block(p); }
-void operator delete(void* p, std::size_t) noexcept { free_block(p); }
-void operator delete[](void* p, std::size_t) noexcept { free_block(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { free_block(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { free_block(p); }
-
-using namespace rxinto;
-using namespace rxinto::tcp;
+RXT_REPLACE_GLOBAL_NEW(alloc_block, free_block)
 
 namespace {
 
 constexpr unsigned pool_size = 8191;
 
-rte_mempool* pool() {
-    static rte_mempool* mp = rte_pktmbuf_pool_create("tst_frag", pool_size, 0, 0,
-                                                     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    return mp;
-}
+rte_mempool* pool() { static rte_mempool* const mp = make_pool("tst_frag", pool_size); return mp; }
 
-/// Free mbufs, exact (the pools have no per-lcore cache).
-unsigned free_in(const rte_mempool* mp) { return rte_ring_count(static_cast<const rte_ring*>(mp->pool_data)); }
-unsigned pool_free() { return free_in(pool()); }
+/// A reassembler on pool() (or another pool), one mbuf a frame.
+struct harness : reassembler_harness {
+    explicit harness(const tcp_config& cfg, rte_mempool* p = pool()) : reassembler_harness(cfg, "tst_f", p) {}
 
-rte_mbuf* to_mbuf(rte_mempool* mp, std::span<const std::uint8_t> f) {
-    rte_mbuf* m = rte_pktmbuf_alloc(mp);
-    if (m == nullptr) return nullptr;
-    void* p = rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size()));
-    if (p == nullptr) {
-        rte_pktmbuf_free(m);
-        return nullptr;
-    }
-    std::memcpy(p, f.data(), f.size());
-    return m;
-}
-
-using frames_t = std::vector<std::vector<std::uint8_t>>;
-using gap_list = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
-
-gap_list merged(const gap_list& g) {
-    gap_list out;
-    for (const auto& x : g) {
-        if (!out.empty() && out.back().first + out.back().second == x.first) out.back().second += x.second;
-        else out.push_back(x);
-    }
-    return out;
-}
-
-std::string gaps_text(const gap_list& g) {
-    std::string s;
-    for (std::size_t i = 0; i < g.size() && i < 30; ++i)
-        s += "[" + std::to_string(g[i].first) + "," + std::to_string(g[i].second) + "]";
-    return s.empty() ? "none" : s;
-}
-
-struct dir_rec {
-    std::vector<std::uint8_t> data;
-    gap_list gaps;
-    end_reason end = end_reason::none;
-    std::string src, dst;
-    std::uint16_t sport = 0, dport = 0;
-};
-
-struct conn_rec {
-    bool released = false;
-    dir_rec dir[2];
-};
-
-/// Reads every readable stream into records (recv_into, gaps skipped).
-class collector : public listener {
-public:
-    reassembler* r = nullptr;
-    std::deque<conn_rec> recs;
-    std::vector<connection*> live;
-
-    void on_open(connection& c) noexcept override {
-        recs.emplace_back();
-        conn_rec& rec = recs.back();
-        for (int d = 0; d < 2; ++d)
-            c.endpoints(d, rec.dir[d].src, rec.dir[d].sport, rec.dir[d].dst, rec.dir[d].dport);
-        c.user = &rec;
-        live.push_back(&c);
-    }
-    void on_readable(connection& c) noexcept override { drain(c); }
-    void on_closed(connection& c) noexcept override { drain(c); }
-    void on_release(connection& c) noexcept override {
-        drain(c);
-        static_cast<conn_rec*>(c.user)->released = true;
-        live.erase(std::remove(live.begin(), live.end(), &c), live.end());
-        c.user = nullptr;
-    }
-    void drain_all() {
-        for (connection* c : live) drain(*c);
-    }
-    void drain(connection& c) noexcept {
-        auto* rec = static_cast<conn_rec*>(c.user);
-        for (int d = 0; d < 2; ++d) {
-            dir_rec& out = rec->dir[d];
-            for (;;) {
-                const recv_result res = r->recv_into(c, d, buf_);
-                const auto* p = reinterpret_cast<const std::uint8_t*>(buf_.data());
-                out.data.insert(out.data.end(), p, p + res.bytes);
-                if (res.gap != 0) {
-                    out.gaps.emplace_back(c.dir[d].offset(), res.gap);
-                    r->skip_gap(c, d);
-                    continue;
-                }
-                if (res.end != end_reason::none) {
-                    out.end = res.end;
-                    break;
-                }
-                if (res.bytes == 0) break;
-            }
-        }
-    }
-
-private:
-    std::array<std::byte, 65536> buf_{};
-};
-
-struct harness {
-    std::unique_ptr<reassembler> r;
-    collector col;
-    rte_mempool* mp = nullptr;
-    std::uint64_t now = 1'000'000'000ULL;
-
-    explicit harness(const tcp_config& cfg, rte_mempool* p = pool()) : mp(p) {
-        static unsigned n = 0;
-        auto res = reassembler::create(cfg, "tst_f" + std::to_string(n++), 0, mp, SOCKET_ID_ANY);
-        if (!res.ok()) {
-            ADD_FAILURE() << res.error().message;
-            return;
-        }
-        r = std::move(*res);
-        col.r = r.get();
-        r->set_listener(&col);
-    }
-    ~harness() {
-        if (r) r->finish();
-        r.reset();
-    }
-
-    /// Frames in bursts of up to `burst` mbufs; the application reads after each.
+    /// Frames in bursts of up to `burst` mbufs; the application reads after each,
+    /// and what the reads released goes back to the pool at once.
     void feed(const frames_t& frames, std::size_t burst = 32) {
-        std::vector<rte_mbuf*> b(burst);
-        std::size_t i = 0;
-        while (i < frames.size()) {
-            std::uint16_t n = 0;
-            while (n < burst && i < frames.size()) {
-                rte_mbuf* m = to_mbuf(mp, frames[i++]);
-                ASSERT_NE(m, nullptr) << "test pool exhausted";
-                b[n++] = m;
-            }
-            r->process_burst(b.data(), n, port_link{}, now);
-            now += 1000ULL * n;
-            col.drain_all();
-            r->flush();  // what the reads released goes back to the pool now
-        }
+        feed_bursts(frames, burst, 1000, true,
+                    [this](std::span<const std::uint8_t> f) { return bytes_to_mbuf(mp, f); });
     }
     /// finish(): every mbuf must be back in the pool now, not only once the
     /// reassembler is destroyed.
     void finish_and_check_pool(unsigned expected_free) {
-        r->finish();
-        EXPECT_EQ(r->active_flows(), 0U);
-        EXPECT_EQ(r->segments_in_use(), 0U);
-        EXPECT_EQ(free_in(mp), expected_free) << "mbufs held after finish()";
-        r.reset();
-        EXPECT_EQ(free_in(mp), expected_free) << "mbufs not back in the pool";
+        reassembler_harness::finish_and_check_pool(expected_free, true);
     }
-    std::uint64_t count(tcp_counter c) const { return r->counters().get(c); }
-    std::uint64_t parse_count(net::parse_status s) const { return r->parse_counters().get(s); }
 };
 
-frames_t frames_of(const gen::Capture& cap) {
-    frames_t v;
-    for (const auto& f : cap.frames) v.push_back(f.bytes);
-    return v;
-}
-
-const dir_rec* find_dir(const std::deque<conn_rec>& recs, const gen::StreamTruth& t) {
-    const dir_rec* found = nullptr;
-    for (const conn_rec& c : recs)
-        for (const dir_rec& d : c.dir)
-            if (d.src == t.src && d.sport == t.sport && d.dst == t.dst && d.dport == t.dport) {
-                if (found != nullptr) return nullptr;
-                found = &d;
-            }
-    return found;
-}
-
-/// The payload minus the lost ranges; gaps == the lost ranges.
-void expect_matches(const dir_rec& d, const gen::StreamTruth& t) {
-    std::vector<std::uint8_t> want;
-    std::uint64_t pos = 0;
-    for (const auto& [off, len] : t.lost) {
-        want.insert(want.end(), t.payload.begin() + static_cast<std::ptrdiff_t>(pos),
-                    t.payload.begin() + static_cast<std::ptrdiff_t>(off));
-        pos = off + len;
-    }
-    want.insert(want.end(), t.payload.begin() + static_cast<std::ptrdiff_t>(pos), t.payload.end());
-    EXPECT_EQ(d.data.size(), want.size());
-    EXPECT_TRUE(d.data == want) << "bytes differ";
-    EXPECT_EQ(merged(d.gaps), t.lost) << "got " << gaps_text(d.gaps) << " want " << gaps_text(t.lost);
-    EXPECT_EQ(d.end, end_reason::fin);
-}
-
-class Fragments : public ::testing::Test {
-protected:
-    void SetUp() override {
-        ASSERT_NE(pool(), nullptr);
-        ASSERT_EQ(pool_free(), pool_size) << "an earlier test leaked mbufs";
-    }
-    void TearDown() override { EXPECT_EQ(pool_free(), pool_size) << "mbufs not back in the pool"; }
-};
+class Fragments : public full_pool_test<pool, pool_size> {};
 
 // ---------------------------------------------------------------------------
 // Generated captures with IP fragments against their ground truth.
@@ -389,7 +199,7 @@ TEST_F(Fragments, GeneratedCapturesMatchTheGroundTruth) {
                 SCOPED_TRACE("conn " + std::to_string(t.conn) + (t.c2s ? " c2s" : " s2c"));
                 const dir_rec* d = find_dir(h.col.recs, t);
                 ASSERT_NE(d, nullptr);
-                expect_matches(*d, t);
+                expect_truth(*d, t);
             }
             EXPECT_EQ(h.count(tcp_counter::ip_fragments), fcn.fragments);
             EXPECT_EQ(h.count(tcp_counter::ip_reassembled), fcn.datagrams);
@@ -1027,8 +837,7 @@ TEST_F(Fragments, AutoModeSwitchesOffAfterARunOfBadChecksums) {
 
 TEST_F(Fragments, PoolPressureTurnsAHoleIntoAGap) {
     constexpr unsigned tiny = 63;
-    static rte_mempool* small = rte_pktmbuf_pool_create("tst_frag_tiny", tiny, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                                        SOCKET_ID_ANY);
+    static rte_mempool* small = make_pool("tst_frag_tiny", tiny);
     ASSERT_NE(small, nullptr);
     ASSERT_EQ(free_in(small), tiny);
     constexpr unsigned nseg = 40;

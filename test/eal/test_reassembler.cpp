@@ -32,6 +32,8 @@
 #include "rxinto/net/parse.hpp"
 #include "rxinto/tcp/reassembler.hpp"
 
+#include "eal_helpers.hpp"
+
 // ---------------------------------------------------------------------------
 // Allocation counting. operator new/delete are replaced for the whole binary;
 // malloc/calloc/realloc too, except under ASan (which owns malloc). Only the
@@ -79,241 +81,34 @@ void* counted_new_nothrow(std::size_t n) noexcept {
     if (RXT_ASAN && t_counting) ++t_allocs;
     return std::malloc(n == 0 ? 1 : n);
 }
-void* counted_new(std::size_t n) {
-    if (void* p = counted_new_nothrow(n)) return p;
-    throw std::bad_alloc();
-}
 }  // namespace
 
-void* operator new(std::size_t n) { return counted_new(n); }
-void* operator new[](std::size_t n) { return counted_new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_new_nothrow(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_new_nothrow(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+RXT_REPLACE_GLOBAL_NEW(counted_new_nothrow, std::free)
 
 using namespace rxinto;
 using namespace rxinto::tcp;
+using namespace rxinto::eal_test;
 
 namespace {
 
 constexpr unsigned pool_size = 16383;
 
-rte_mempool* pool() {
-    static rte_mempool* mp = rte_pktmbuf_pool_create("tst_reasm", pool_size, 0, 0,
-                                                     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    return mp;
-}
+rte_mempool* pool() { static rte_mempool* const mp = make_pool("tst_reasm", pool_size); return mp; }
 
-/// Free mbufs, exact and not capped at the pool size (see test_stream.cpp).
-unsigned pool_free() { return rte_ring_count(static_cast<const rte_ring*>(pool()->pool_data)); }
-
-struct rng {
-    std::uint64_t s;
-    std::uint64_t next() noexcept {
-        std::uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
-    std::uint64_t below(std::uint64_t n) noexcept { return n == 0 ? 0 : next() % n; }
-};
-
-/// Copies a frame into 1..max_segs chained mbufs (cut points from r); null if
-/// the pool is empty.
-rte_mbuf* frame_to_mbuf(std::span<const std::uint8_t> f, unsigned max_segs, rng& r) {
-    unsigned nsegs = 1 + static_cast<unsigned>(r.below(max_segs));
-    const auto room = static_cast<unsigned>(RTE_MBUF_DEFAULT_DATAROOM);
-    nsegs = std::max<unsigned>(nsegs, static_cast<unsigned>((f.size() + room - 1) / room));
-    nsegs = std::max<unsigned>(1, std::min<unsigned>(nsegs, static_cast<unsigned>(f.size())));
-    rte_mbuf* head = nullptr;
-    std::size_t pos = 0;
-    for (unsigned i = 0; i < nsegs; ++i) {
-        const std::size_t left = f.size() - pos;
-        const std::size_t rest = nsegs - 1 - i;
-        // Each piece fits one mbuf and leaves at least one byte for each later piece.
-        const std::size_t lo = left > rest * room ? left - rest * room : 1;
-        const std::size_t hi = std::min<std::size_t>(left - rest, room);
-        std::size_t n = rest == 0 ? left : lo + r.below(hi - lo + 1);
-        if (n > room) {
-            if (head != nullptr) rte_pktmbuf_free(head);
-            return nullptr;
-        }
-        rte_mbuf* m = rte_pktmbuf_alloc(pool());
-        if (m == nullptr) {
-            if (head != nullptr) rte_pktmbuf_free(head);
-            return nullptr;
-        }
-        void* p = rte_pktmbuf_append(m, static_cast<std::uint16_t>(n));
-        if (n != 0) std::memcpy(p, f.data() + pos, n);
-        pos += n;
-        if (head == nullptr) head = m;
-        else if (rte_pktmbuf_chain(head, m) != 0) {
-            rte_pktmbuf_free(m);
-            rte_pktmbuf_free(head);
-            return nullptr;
-        }
-    }
-    return head;
-}
-
-using gap_list = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
-
-gap_list merged(gap_list g) {
-    gap_list out;
-    for (const auto& x : g) {
-        if (!out.empty() && out.back().first + out.back().second == x.first) out.back().second += x.second;
-        else out.push_back(x);
-    }
-    return out;
-}
-
-std::string gaps_text(const gap_list& g) {
-    std::string s;
-    for (std::size_t i = 0; i < g.size() && i < 30; ++i)
-        s += "[" + std::to_string(g[i].first) + "," + std::to_string(g[i].second) + "]";
-    return s.empty() ? "none" : s;
-}
-
-/// What the application saw of one direction.
-struct dir_rec {
-    std::vector<std::uint8_t> data;
-    gap_list gaps;
-    end_reason end = end_reason::none;
-    std::string src, dst;
-    std::uint16_t sport = 0, dport = 0;
-    std::uint64_t conflicts = 0;
-};
-
-struct conn_rec {
-    std::uint64_t id = 0;
-    bool midstream = false;
-    bool released = false;
-    std::int8_t client_dir = -1;
-    dir_rec dir[2];
-};
-
-/// Drains every readable stream into records: recv_into into one fixed 64 KiB
-/// buffer, gaps recorded (offset, length) and skipped.
-class collector : public listener {
-public:
-    reassembler* r = nullptr;
-    bool eager = true;  ///< read on every on_readable and after every burst (else at release only)
-    std::deque<conn_rec> recs;
-    std::vector<connection*> live;
-
-    void on_open(connection& c) noexcept override {
-        recs.emplace_back();
-        conn_rec& rec = recs.back();
-        rec.id = c.id;
-        rec.midstream = c.midstream;
-        for (int d = 0; d < 2; ++d)
-            c.endpoints(d, rec.dir[d].src, rec.dir[d].sport, rec.dir[d].dst, rec.dir[d].dport);
-        c.user = &rec;
-        live.push_back(&c);
-    }
-    void on_readable(connection& c) noexcept override {
-        if (eager) drain(c);
-    }
-    void on_closed(connection& c) noexcept override {
-        if (eager) drain(c);
-    }
-    void on_release(connection& c) noexcept override {
-        drain(c);
-        auto* rec = static_cast<conn_rec*>(c.user);
-        rec->released = true;
-        rec->client_dir = c.client_dir;
-        rec->midstream = c.midstream;
-        for (int d = 0; d < 2; ++d) rec->dir[d].conflicts = c.dir[d].overlap_conflicts();
-        live.erase(std::remove(live.begin(), live.end(), &c), live.end());
-        c.user = nullptr;
-    }
-    void drain_all() {
-        for (connection* c : live) drain(*c);
-    }
-    void drain(connection& c) noexcept {
-        auto* rec = static_cast<conn_rec*>(c.user);
-        for (int d = 0; d < 2; ++d) {
-            dir_rec& out = rec->dir[d];
-            for (;;) {
-                const recv_result res = r->recv_into(c, d, buf_);
-                const auto* p = reinterpret_cast<const std::uint8_t*>(buf_.data());
-                out.data.insert(out.data.end(), p, p + res.bytes);
-                if (res.gap != 0) {
-                    out.gaps.emplace_back(c.dir[d].offset(), res.gap);
-                    r->skip_gap(c, d);
-                    continue;
-                }
-                if (res.end != end_reason::none) {
-                    out.end = res.end;
-                    break;
-                }
-                if (res.bytes == 0) break;
-            }
-        }
-    }
-
-private:
-    std::array<std::byte, 65536> buf_{};
-};
-
-struct harness {
-    std::unique_ptr<reassembler> r;
-    collector col;
+/// A reassembler on pool() whose frames are chained over up to max_segs mbufs.
+struct harness : reassembler_harness {
     rng split{12345};
     unsigned max_segs = 1;  ///< chain frames over up to this many mbufs
-    std::uint64_t now = 1'000'000'000ULL;
 
-    explicit harness(const tcp_config& cfg) {
-        static unsigned n = 0;
-        auto res = reassembler::create(cfg, "tst_r" + std::to_string(n++), 0, pool(), SOCKET_ID_ANY);
-        if (!res.ok()) {
-            ADD_FAILURE() << res.error().message;
-            return;
-        }
-        r = std::move(*res);
-        col.r = r.get();
-        r->set_listener(&col);
-    }
-    // The reassembler calls the listener until it is gone: destroy it first.
-    ~harness() {
-        if (r) r->finish();
-        r.reset();
-    }
+    explicit harness(const tcp_config& cfg) : reassembler_harness(cfg, "tst_r", pool()) {}
 
     /// Frames in bursts of up to 32 mbufs; the application drains after each burst.
-    void feed(const std::vector<std::vector<std::uint8_t>>& frames, std::uint64_t step_ns = 1000) {
-        std::array<rte_mbuf*, 32> burst{};
-        std::size_t i = 0;
-        while (i < frames.size()) {
-            std::uint16_t n = 0;
-            while (n < burst.size() && i < frames.size()) {
-                rte_mbuf* m = frame_to_mbuf(frames[i++], max_segs, split);
-                ASSERT_NE(m, nullptr) << "test pool exhausted";
-                burst[n++] = m;
-            }
-            r->process_burst(burst.data(), n, port_link{}, now);
-            now += step_ns * n;
-            if (col.eager) col.drain_all();
-        }
+    void feed(const frames_t& frames, std::uint64_t step_ns = 1000) {
+        feed_bursts(frames, 32, step_ns, false,
+                    [this](std::span<const std::uint8_t> f) { return frame_to_mbuf(mp, f, max_segs, split); });
     }
-    void finish_and_check_pool() {
-        r->finish();
-        EXPECT_EQ(r->active_flows(), 0U);
-        EXPECT_EQ(r->segments_in_use(), 0U);
-        r.reset();
-        EXPECT_EQ(pool_free(), pool_size) << "mbufs not back in the pool";
-    }
+    void finish_and_check_pool() { reassembler_harness::finish_and_check_pool(pool_size, false); }
 };
-
-std::vector<std::vector<std::uint8_t>> frames_of(const gen::Capture& cap) {
-    std::vector<std::vector<std::uint8_t>> v;
-    v.reserve(cap.frames.size());
-    for (const auto& f : cap.frames) v.push_back(f.bytes);
-    return v;
-}
 
 /// Sequence number of the first frame of each (src, sport) sender, from the frames.
 std::map<std::pair<std::string, std::uint16_t>, std::uint32_t> first_seq_by_sender(
@@ -331,50 +126,13 @@ std::map<std::pair<std::string, std::uint16_t>, std::uint32_t> first_seq_by_send
     return out;
 }
 
-const dir_rec* find_dir(const std::deque<conn_rec>& recs, const gen::StreamTruth& t, const conn_rec** conn = nullptr) {
-    const dir_rec* found = nullptr;
-    for (const conn_rec& c : recs)
-        for (const dir_rec& d : c.dir)
-            if (d.src == t.src && d.sport == t.sport && d.dst == t.dst && d.dport == t.dport) {
-                if (found != nullptr) return nullptr;  // ambiguous
-                found = &d;
-                if (conn != nullptr) *conn = &c;
-            }
-    return found;
-}
-
-/// Compares one direction with the truth: the payload from `from` on (0 with a
-/// handshake; the first byte seen when picked up mid-way), minus the lost
-/// ranges; gaps == lost ranges (shifted to offsets from `from`).
+/// expect_truth(), and no overlap conflicts.
 void expect_matches(const dir_rec& d, const gen::StreamTruth& t, std::uint64_t from, end_reason end) {
-    std::vector<std::uint8_t> want;
-    gap_list want_gaps;
-    std::uint64_t pos = from;
-    for (const auto& [off, len] : t.lost) {
-        const std::uint64_t lo = std::max(off, from);
-        const std::uint64_t hi = off + len;
-        if (hi <= from) continue;
-        want.insert(want.end(), t.payload.begin() + static_cast<std::ptrdiff_t>(pos),
-                    t.payload.begin() + static_cast<std::ptrdiff_t>(lo));
-        want_gaps.emplace_back(lo - from, hi - lo);
-        pos = hi;
-    }
-    want.insert(want.end(), t.payload.begin() + static_cast<std::ptrdiff_t>(std::max(pos, from)), t.payload.end());
-    EXPECT_EQ(d.data.size(), want.size());
-    EXPECT_TRUE(d.data == want) << "bytes differ";
-    EXPECT_EQ(merged(d.gaps), want_gaps) << "got " << gaps_text(d.gaps) << " want " << gaps_text(want_gaps);
-    EXPECT_EQ(d.end, end);
+    expect_truth(d, t, from, end);
     EXPECT_EQ(d.conflicts, 0U);
 }
 
-class Reassembler : public ::testing::Test {
-protected:
-    void SetUp() override {
-        ASSERT_NE(pool(), nullptr);
-        ASSERT_EQ(pool_free(), pool_size) << "an earlier test leaked mbufs";
-    }
-    void TearDown() override { EXPECT_EQ(pool_free(), pool_size) << "mbufs not back in the pool"; }
-};
+class Reassembler : public full_pool_test<pool, pool_size> {};
 
 // ---------------------------------------------------------------------------
 // Generated captures against their ground truth.
@@ -388,57 +146,51 @@ struct capture_case {
 
 std::vector<capture_case> capture_cases() {
     std::vector<capture_case> v;
-    auto base = [](std::uint64_t seed) {
+    // The default options with another seed and impairments (the defaults'
+    // are reorder 0.05, duplicate 0.02, loss 0).
+    auto impaired = [](std::uint64_t seed, double reorder, double duplicate, double loss) {
         gen::GenOptions o = gen::default_options();
         o.seed = seed;
+        o.reorder = reorder;
+        o.duplicate = duplicate;
+        o.loss = loss;
         return o;
     };
     v.push_back({"default", gen::default_options(), 1, true});
     v.push_back({"default, read at release only", gen::default_options(), 1, false});
     {
-        auto o = base(2);
-        o.reorder = 0.1;
-        o.duplicate = 0.1;
-        o.loss = 0.05;
+        const auto o = impaired(2, 0.1, 0.1, 0.05);
         v.push_back({"reorder+duplicate+loss", o, 1, true});
         v.push_back({"reorder+duplicate+loss, chained mbufs", o, 3, true});
     }
     {
-        auto o = base(3);
+        auto o = impaired(3, 0.05, 0.02, 0.03);
         o.ipv6_share = 1.0;
         o.vlan_tags = 2;
         o.mss = 200;
-        o.loss = 0.03;
-        o.reorder = 0.05;
         o.flows = 12;
         v.push_back({"ipv6 QinQ mss 200 loss", o, 2, true});
     }
     {
-        auto o = base(4);
+        auto o = impaired(4, 0.05, 0.05, 0.08);
         o.ipv6_share = 0.0;
         o.vlan_tags = 1;
         o.mss = 536;
-        o.loss = 0.08;
-        o.duplicate = 0.05;
         v.push_back({"ipv4 vlan mss 536 loss+dup, read at release", o, 1, false});
     }
     {
-        auto o = base(5);
+        auto o = impaired(5, 0.2, 0.2, 0.05);
         o.mss = 1;
         o.flows = 3;
         o.c2s_bytes = 300;
         o.s2c_bytes = 700;
-        o.reorder = 0.2;
-        o.duplicate = 0.2;
-        o.loss = 0.05;
         v.push_back({"mss 1", o, 1, true});
     }
     {
-        auto o = base(6);
+        auto o = impaired(6, 0.05, 0.02, 0.0);
         o.flows = 64;
         o.c2s_bytes = 500;
         o.s2c_bytes = 3000;
-        o.reorder = 0.05;
         v.push_back({"64 flows", o, 1, true});
     }
     return v;
@@ -953,7 +705,7 @@ TEST_F(Reassembler, SteadyStateAllocatesNothing) {
         for (std::size_t i = 0; i < frames.size();) {
             std::uint16_t n = 0;
             while (n < burst.size() && i < frames.size()) {
-                burst[n] = frame_to_mbuf(frames[i++], 2, split);  // rte mempool: not the heap
+                burst[n] = frame_to_mbuf(pool(), frames[i++], 2, split);  // rte mempool: not the heap
                 if (burst[n] == nullptr) return false;
                 ++n;
             }
@@ -985,7 +737,7 @@ TEST_F(Reassembler, SteadyStateAllocatesNothing) {
     re->finish();
     EXPECT_EQ(q.released, nconn);
     re.reset();
-    EXPECT_EQ(pool_free(), pool_size);
+    EXPECT_EQ(free_in(pool()), pool_size);
 }
 
 }  // namespace

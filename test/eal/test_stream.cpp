@@ -27,43 +27,25 @@
 
 #include "rxinto/tcp/stream.hpp"
 
+#include "eal_helpers.hpp"
+
 using namespace rxinto;
 using namespace rxinto::tcp;
+using rxinto::eal_test::free_in;
+using rxinto::eal_test::full_pool_test;
+using rxinto::eal_test::make_pool;
+using rxinto::eal_test::mbuf_chain;
+using rxinto::eal_test::rng;
 
 namespace {
 
 constexpr unsigned pool_size = 16383;
 
-rte_mempool* pool() {
-    // Cache size 0: the ring holds every free mbuf, so counts are exact.
-    static rte_mempool* mp = rte_pktmbuf_pool_create("tst_stream", pool_size, 0, 0,
-                                                     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    return mp;
-}
+rte_mempool* pool() { static rte_mempool* const mp = make_pool("tst_stream", pool_size); return mp; }
 
-/// Free mbufs in the pool, not capped at its size (rte_mempool_avail_count is):
-/// an mbuf freed twice makes this larger than pool_size. The default mempool
-/// ops keep free objects in an rte_ring (pool_data); with no cache that ring
-/// count is exact.
-unsigned pool_free() { return rte_ring_count(static_cast<const rte_ring*>(pool()->pool_data)); }
-
-/// splitmix64: the same sequence everywhere (no std::*_distribution).
-struct rng {
-    std::uint64_t s;
-    std::uint64_t next() noexcept {
-        std::uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
-    std::uint64_t below(std::uint64_t n) noexcept { return n == 0 ? 0 : next() % n; }
-    std::uint64_t range(std::uint64_t lo, std::uint64_t hi) noexcept { return lo + below(hi - lo + 1); }
-    bool chance(unsigned pct) noexcept { return below(100) < pct; }
-    template <class T>
-    void shuffle(std::vector<T>& v) noexcept {
-        for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[below(i)]);
-    }
-};
+/// Free mbufs in the pool, exact and not capped at its size (see eal_helpers.hpp):
+/// an mbuf freed twice makes this larger than pool_size.
+unsigned pool_free() { return free_in(pool()); }
 
 std::vector<std::uint8_t> random_bytes(std::size_t n, std::uint64_t seed) {
     rng r{seed};
@@ -93,24 +75,14 @@ rte_mbuf* make_pkt(std::span<const std::uint8_t> data, std::uint32_t hdr = 0, un
         left -= n;
     }
     sizes.push_back(left);
-    rte_mbuf* head = nullptr;
+    mbuf_chain c(pool());
     std::uint32_t pos = 0;  // position in the packet (header + payload)
     for (std::uint32_t n : sizes) {
-        rte_mbuf* m = rte_pktmbuf_alloc(pool());
-        if (m == nullptr) {
-            if (head != nullptr) rte_pktmbuf_free(head);
-            return nullptr;
-        }
-        auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(n)));
+        std::uint8_t* p = c.add(n);
+        if (p == nullptr) return nullptr;
         for (std::uint32_t k = 0; k < n; ++k, ++pos) p[k] = pos < hdr ? 0xEE : data[pos - hdr];
-        if (head == nullptr) head = m;
-        else if (rte_pktmbuf_chain(head, m) != 0) {
-            rte_pktmbuf_free(m);
-            rte_pktmbuf_free(head);
-            return nullptr;
-        }
     }
-    return head;
+    return c.release();
 }
 
 /// A worker's shared state for one stream under test.
@@ -291,14 +263,7 @@ std::string gaps_text(const gap_list& g) {
     return s.empty() ? "none" : s;
 }
 
-class Stream : public ::testing::Test {
-protected:
-    void SetUp() override {
-        ASSERT_NE(pool(), nullptr);
-        ASSERT_EQ(pool_free(), pool_size) << "an earlier test leaked mbufs";
-    }
-    void TearDown() override { EXPECT_EQ(pool_free(), pool_size) << "mbufs not back in the pool"; }
-};
+class Stream : public full_pool_test<pool, pool_size> {};
 
 // ---------------------------------------------------------------------------
 // Sequence numbers around the wrap (RFC 1982): offsets are relative to ISN + 1.

@@ -24,79 +24,23 @@ import sys
 import tempfile
 import time
 
-BUILD, SOURCE = sys.argv[1], sys.argv[2]
-ONLY = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--only" else None
-RXINTO = os.path.join(BUILD, "app", "rxinto")
-GEN = os.path.join(BUILD, "app", "rxinto-gen")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rxtest  # noqa: E402  (the shared pieces, beside this script)
+from rxtest import Frame, check, read_pcap  # noqa: E402
+
+BUILD, SOURCE, ONLY = rxtest.args()
+RXINTO = rxtest.app(BUILD, "rxinto")
+GEN = rxtest.app(BUILD, "rxinto-gen")
 TCPDUMP = shutil.which("tcpdump")
 TSHARK = shutil.which("tshark")
 CAPINFOS = shutil.which("capinfos")
 # Every run in its own EAL memory, so tests can run beside each other.
 EAL_COMMON = ["--in-memory", "--no-progress"]
-
-failures = []
-passes = 0
-
-
-def check(cond, what):
-    global passes
-    if cond:
-        passes += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
-
-def case(name):
-    def wrap(fn):
-        if ONLY is None or ONLY == name:
-            print(f"--- {name}", flush=True)
-            t0 = time.time()
-            try:
-                fn()
-            except Exception as e:  # a broken case is a failure, not a crash of the suite
-                failures.append(f"{name}: exception {e!r}")
-                print("FAIL:", name, repr(e), flush=True)
-            print(f"    ({time.time() - t0:.1f} s)", flush=True)
-        return fn
-    return wrap
+case = rxtest.case_decorator(ONLY, timed=True)
 
 
 # ---------------------------------------------------------------------------
-# captures: reading pcap and pcapng, writing pcap
-
-Frame = collections.namedtuple("Frame", "ts_ns caplen origlen data")
-
-
-def read_pcap(path_or_bytes):
-    """Frames of a classic pcap file (micro- or nanosecond, either byte order)."""
-    if isinstance(path_or_bytes, (bytes, bytearray)):
-        data = bytes(path_or_bytes)
-    else:
-        with open(path_or_bytes, "rb") as f:
-            data = f.read()
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        e = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        e = ">"
-    else:
-        raise ValueError("not a pcap file")
-    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    linktype = struct.unpack(e + "I", data[20:24])[0]
-    frames = []
-    off = 24
-    while off + 16 <= len(data):
-        sec, frac, caplen, origlen = struct.unpack(e + "IIII", data[off:off + 16])
-        if off + 16 + caplen > len(data):
-            raise ValueError(f"pcap: truncated record at {off}")
-        ts = sec * 10**9 + (frac if nano else frac * 1000)
-        frames.append(Frame(ts, caplen, origlen, data[off + 16:off + 16 + caplen]))
-        off += 16 + caplen
-    if off != len(data):
-        raise ValueError(f"pcap: {len(data) - off} stray bytes at the end")
-    return linktype, frames
-
+# captures: reading pcap (rxtest.read_pcap) and pcapng, writing pcap
 
 def write_pcap(path, frames, linktype=1):
     """A nanosecond pcap of Frame records."""
@@ -285,16 +229,7 @@ def gen(path, opts):
 
 
 def run_rxinto(args, d, timeout=120):
-    js = os.path.join(d, "stats-%d.json" % time.monotonic_ns())
-    # the stats option first: after a '--' every word belongs to the filter
-    p = subprocess.run([RXINTO, "--stats-json", js] + args, capture_output=True,
-                       text=True, timeout=timeout)
-    stats = None
-    if os.path.exists(js):
-        with open(js) as f:
-            stats = json.load(f)
-        os.unlink(js)
-    return p, stats
+    return rxtest.run_rxinto(RXINTO, args, timeout, stats_dir=d)
 
 
 def read_files_checked(label, files, tools=True, isb=False):
@@ -433,10 +368,7 @@ def main():
         run_cases(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"capture: {passes} checks passed, {len(failures)} failed")
-    for f in failures:
-        print("  failed:", f)
-    return 1 if failures else 0
+    return rxtest.summary("capture")
 
 
 def run_cases(tmp):

@@ -13,8 +13,12 @@ import sys
 import tempfile
 import time
 
-BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
-RXBENCH = os.path.join(BUILD, "app", "rxbench")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rxtest  # noqa: E402  (the shared pieces, beside this script)
+from rxtest import check  # noqa: E402
+
+BUILD = rxtest.args(default_build="build")[0]
+RXBENCH = rxtest.app(BUILD, "rxbench")
 PATHS = [
     "kernel-tcp-loopback", "kernel-tcp-veth", "kernel-io_uring", "kernel-udp-recv",
     "kernel-udp-recvmmsg", "rxinto-ring", "rxinto-ring-zerocopy", "rxinto-af_packet",
@@ -22,18 +26,6 @@ PATHS = [
 ]
 FIELDS = ["path", "workload", "segment_bytes", "connections", "gbps", "mpps", "cpu_s_per_gb",
           "cycles_per_segment", "allocs_per_segment", "gbps_min", "gbps_max"]
-
-failures = []
-passes = 0
-
-
-def check(cond, what):
-    global passes
-    if cond:
-        passes += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def main():
@@ -94,8 +86,7 @@ def main():
     for r in rows:
         check(r.get("path") in PATHS, f"unknown path {r.get('path')}")
 
-    print(f"{passes} checks passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return rxtest.summary(list_failures=False)
 
 
 if __name__ == "__main__":

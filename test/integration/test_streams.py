@@ -17,10 +17,15 @@ import subprocess
 import sys
 import tempfile
 
-BUILD = sys.argv[1]
-RXINTO = os.path.join(BUILD, "app", "rxinto")
-ECHO = os.path.join(BUILD, "app", "rxinto-echo")
-GEN = os.path.join(BUILD, "app", "rxinto-gen")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rxtest  # noqa: E402  (the shared pieces, beside this script)
+from rxtest import check  # noqa: E402
+
+BUILD = rxtest.args()[0]
+RXINTO = rxtest.app(BUILD, "rxinto")
+ECHO = rxtest.app(BUILD, "rxinto-echo")
+GEN = rxtest.app(BUILD, "rxinto-gen")
+case = rxtest.case_decorator()
 
 CASES = {
     "default": ["--default"],
@@ -36,18 +41,6 @@ CASES = {
     "ip_fragments": ["--flows", "12", "--fragment", "0.3", "--fragment-reverse", "--reorder", "0.1",
                      "--duplicate", "0.05", "--loss", "0.05", "--vlan-tags", "1", "--seed", "12"],
 }
-
-failures = []
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
 
 def remove_ranges(data, ranges):
     out = bytearray()
@@ -65,14 +58,11 @@ def run_case(name, opts, tmp):
     out = os.path.join(tmp, name + ".streams")
     g = subprocess.run([GEN, "--out", pcap, "--truth", truth_dir] + opts, capture_output=True, text=True)
     check(g.returncode == 0, f"{name}: rxinto-gen exit 0 ({g.stderr})")
-    js = os.path.join(tmp, name + ".json")
-    p = subprocess.run([RXINTO, "--pcap", pcap, "--in-memory", "--no-progress", "--streams-dir", out,
-                        "--stats-json", js], capture_output=True, text=True, timeout=300)
+    p, stats = rxtest.run_rxinto(RXINTO, ["--pcap", pcap, "--in-memory", "--no-progress", "--streams-dir", out],
+                                 timeout=300)
     check(p.returncode == 0, f"{name}: rxinto exit 0 ({p.stderr[-800:]})")
     if p.returncode != 0:
         return
-    with open(js) as f:
-        stats = json.load(f)
     check(stats["mempool"]["in_use_at_end"] == 0, f"{name}: every mbuf back in the pool")
     check(stats["tcp"]["flows_active"] == 0, f"{name}: no flow left active")
     acc = stats["accounting"]
@@ -146,14 +136,11 @@ def run_dispatch(tmp):
         runs = {}
         for lcores in ("0-1", "(0-3)@(0-1)", "(0-4)@(0-1)"):
             out = os.path.join(tmp, f"{name}.{len(runs)}")
-            js = out + ".json"
-            p = subprocess.run([RXINTO, "--pcap", pcap, "--in-memory", "--no-progress", "--lcores", lcores,
-                                "--streams-dir", out, "--stats-json", js],
-                               capture_output=True, text=True, timeout=300)
+            p, st = rxtest.run_rxinto(RXINTO, ["--pcap", pcap, "--in-memory", "--no-progress", "--lcores", lcores,
+                                               "--streams-dir", out], timeout=300)
             check(p.returncode == 0, f"{name} lcores {lcores}: exit 0 ({p.stderr[-500:]})")
             if p.returncode != 0:
                 continue
-            st = json.load(open(js))
             runs[lcores] = (load_streams(out), st)
         if len(runs) != 3:
             continue
@@ -181,12 +168,6 @@ with tempfile.TemporaryDirectory(prefix="rxinto-streams-") as tmp:
     print("--- software dispatch", flush=True)
     run_dispatch(tmp)
     for name, opts in CASES.items():
-        print(f"--- {name}", flush=True)
-        try:
-            run_case(name, opts, tmp)
-        except Exception as e:  # noqa: BLE001 - a broken case is a failure
-            failures.append(f"{name}: exception {e!r}")
-            print("FAIL:", name, repr(e))
+        case(name)(lambda name=name, opts=opts: run_case(name, opts, tmp))
 
-print(f"streams: {checks - len(failures)} checks passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+sys.exit(rxtest.summary("streams", passed=rxtest.checks - len(rxtest.failures), list_failures=False))

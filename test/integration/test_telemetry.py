@@ -18,23 +18,15 @@ import tempfile
 import threading
 import time
 
-BUILD = sys.argv[1]
-RXINTO = os.path.join(BUILD, "app", "rxinto")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rxtest  # noqa: E402  (the shared pieces, beside this script)
+from rxtest import check  # noqa: E402
+
+BUILD = rxtest.args()[0]
+RXINTO = rxtest.app(BUILD, "rxinto")
 PREFIX = f"rxtel{os.getpid()}"
 DURATION = 8.0
 COMMANDS = ["/rxinto/stats", "/rxinto/ports", "/rxinto/port", "/rxinto/workers", "/rxinto/worker"]
-
-failures = []
-passes = 0
-
-
-def check(cond, what):
-    global passes
-    if cond:
-        passes += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
 
 
 def runtime_dir(prefix):
@@ -117,11 +109,7 @@ def main():
     started = time.time()
     try:
         run_checks(proc, sock_path, started)
-        try:
-            out, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
+        out, err = rxtest.communicate(proc, 60)
         check(proc.returncode == 0, f"rxinto exit 0 (got {proc.returncode}; {err[-600:]})")
         check("stopped (duration)" in out, f"rxinto stopped on --duration ({out[:200]})")
         if os.path.exists(js):
@@ -137,10 +125,7 @@ def main():
             proc.communicate()
         cleanup_prefix(PREFIX)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"telemetry: {passes} checks passed, {len(failures)} failed")
-    for f in failures:
-        print("  failed:", f)
-    return 1 if failures else 0
+    return rxtest.summary("telemetry")
 
 
 LAST = {"rx_packets": 0}
