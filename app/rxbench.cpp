@@ -32,69 +32,8 @@
 #include "rxinto/base/result.hpp"
 #include "rxinto/port/eal.hpp"
 
-// ---------------------------------------------------------------------------
-// Allocation counting: every operator new / delete, per thread.
-
-namespace {
-thread_local std::uint64_t t_allocs = 0;
-
-void* counted_malloc(std::size_t n) noexcept {
-    ++t_allocs;
-    return std::malloc(n == 0 ? 1 : n);
-}
-void* counted_aligned(std::size_t n, std::align_val_t al) noexcept {
-    ++t_allocs;
-    const auto a = std::max<std::size_t>(static_cast<std::size_t>(al), sizeof(void*));
-    const std::size_t rounded = (std::max<std::size_t>(n, 1) + a - 1) / a * a;
-    return std::aligned_alloc(a, rounded);
-}
-void counted_free(void* p) noexcept {
-    if (p == nullptr) return;
-    ++t_allocs;
-    std::free(p);
-}
-}  // namespace
-
-std::uint64_t rxbench::thread_allocs() noexcept { return t_allocs; }
-
-void* operator new(std::size_t n) {
-    if (void* p = counted_malloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    if (void* p = counted_malloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
-void* operator new(std::size_t n, std::align_val_t a) {
-    if (void* p = counted_aligned(n, a)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-    if (void* p = counted_aligned(n, a)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return counted_aligned(n, a);
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return counted_aligned(n, a);
-}
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-    counted_free(p);
-}
+// The allocation counters' operator new / delete, once per executable: here.
+#include "rxbench/alloc_hooks.hpp"
 
 namespace {
 
@@ -137,76 +76,30 @@ constexpr const char* usage_text =
     "kernel-udp-recvmmsg rxinto-ring rxinto-ring-zerocopy rxinto-af_packet rxinto-af_xdp\n"
     "memcpy. Exit status: 0 ok, 1 a byte count or check failed, 2 bad usage.\n";
 
-Result<std::uint64_t> parse_uint(std::string_view opt, const char* text, std::uint64_t lo,
-                                 std::uint64_t hi) {
-    errno = 0;
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < lo || v > hi)
-        return make_error(opt, ": '", text, "' is not an integer in ", std::to_string(lo), "..",
-                          std::to_string(hi));
-    return static_cast<std::uint64_t>(v);
-}
-
-Result<std::vector<std::uint32_t>> parse_list(std::string_view opt, const char* text,
-                                              std::uint64_t lo, std::uint64_t hi) {
-    std::vector<std::uint32_t> out;
-    std::string_view list = text;
-    while (true) {
-        const std::size_t comma = list.find(',');
-        const std::string item(list.substr(0, comma));
-        auto v = parse_uint(opt, item.c_str(), lo, hi);
-        if (!v) return v.error();
-        out.push_back(static_cast<std::uint32_t>(v.value()));
-        if (comma == std::string_view::npos) break;
-        list = list.substr(comma + 1);
-    }
-    return out;
-}
+using feed::set_list;
+using feed::set_seconds;
+using feed::set_uint;
+using feed::walk_args;
 
 Result<Options> parse_args(int argc, char** argv) {
     Options o;
     bool runs_given = false, pool_given = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        if (a == "-h" || a == "--help") {
-            o.help = true;
-            continue;
-        }
-        if (a == "--quick") {
-            o.quick = true;
-            continue;
-        }
-        if (a == "--no-veth") {
-            o.veth = false;
-            continue;
-        }
-        if (i + 1 >= argc) return make_error(a, ": unknown option or missing value");
-        const char* v = argv[++i];
-        if (a == "--runs") {
-            auto r = parse_uint(a, v, 1, 1000);
-            if (!r) return r.error();
-            o.runs = static_cast<unsigned>(r.value());
-            runs_given = true;
-        } else if (a == "--seconds") {
-            errno = 0;
-            char* end = nullptr;
-            const double s = std::strtod(v, &end);
-            if (errno != 0 || end == v || *end != '\0' || !(s >= 0.01 && s <= 3600.0))
-                return make_error(a, ": '", v, "' is not a number of seconds in 0.01..3600");
-            o.seconds = s;
-        } else if (a == "--sizes") {
-            auto r = parse_list(a, v, 16, 1448);
-            if (!r) return r.error();
-            o.sizes = r.value();
+    const feed::CommonArgs common{o.runs, runs_given, o.seconds, o.pool_mbufs, pool_given, o.quick_packets};
+    const auto walked = walk_args(
+        argc, argv,
+        {
+            {"-h", &o.help},
+            {"--help", &o.help},
+            {"--quick", &o.quick},
+            {"--no-veth", &o.veth, false}},
+        [&](std::string_view a, const char* v) -> rxinto::Status {
+        if (rxinto::Status st; feed::common_option(a, v, common, st)) return st;
+        if (a == "--sizes") {
+            if (auto st = set_list(o.sizes, a, v, 16, 1448); !st) return st;
         } else if (a == "--conns") {
-            auto r = parse_list(a, v, 1, 4096);
-            if (!r) return r.error();
-            o.conns = r.value();
+            if (auto st = set_list(o.conns, a, v, 1, 4096); !st) return st;
         } else if (a == "--rxinto-conns") {
-            auto r = parse_list(a, v, 1, 2000000);
-            if (!r) return r.error();
-            o.rxinto_conns = r.value();
+            if (auto st = set_list(o.rxinto_conns, a, v, 1, 2000000); !st) return st;
         } else if (a == "--paths") {
             o.only.clear();
             std::string_view list = v;
@@ -224,19 +117,8 @@ Result<Options> parse_args(int argc, char** argv) {
             const std::string_view m = v;
             if (m != "verify" && m != "ignore") return make_error(a, ": '", m, "' is not verify or ignore");
             o.checksum_verify = m == "verify";
-        } else if (a == "--pool-mbufs") {
-            auto r = parse_uint(a, v, 65535, 4194303);
-            if (!r) return r.error();
-            o.pool_mbufs = static_cast<std::uint32_t>(r.value());
-            pool_given = true;
         } else if (a == "--memcpy-mib") {
-            auto r = parse_uint(a, v, 1, 2048);
-            if (!r) return r.error();
-            o.memcpy_mib = static_cast<std::size_t>(r.value());
-        } else if (a == "--quick-packets") {
-            auto r = parse_uint(a, v, 1, 100'000'000);
-            if (!r) return r.error();
-            o.quick_packets = r.value();
+            if (auto st = set_uint(o.memcpy_mib, a, v, 1, 2048); !st) return st;
         } else if (a == "--json") {
             o.json = v;
         } else if (a == "--plot") {
@@ -244,7 +126,9 @@ Result<Options> parse_args(int argc, char** argv) {
         } else {
             return make_error("unknown option '", a, "'");
         }
-    }
+        return {};
+    });
+    if (!walked) return walked.error();
     if (o.quick) {
         if (!runs_given) o.runs = 1;
         if (!pool_given) o.pool_mbufs = 65535;
@@ -256,10 +140,7 @@ Result<Options> parse_args(int argc, char** argv) {
 std::uint32_t memory_needed_mb(const Options& o) {
     std::uint32_t max_flows = 0;
     for (auto f : o.rxinto_conns) max_flows = std::max(max_flows, f);
-    const std::uint64_t pool = std::uint64_t{o.pool_mbufs} * 2432 * 13 / 10;
-    const std::uint64_t hash = std::uint64_t{max_flows + max_flows / 16 + 64} * 300;
-    const std::uint64_t mb = (pool + hash) / (1024 * 1024) + 512;
-    return static_cast<std::uint32_t>(std::min<std::uint64_t>(mb, 3072));
+    return feed::memory_needed_mb(o.pool_mbufs, max_flows, 3072);
 }
 
 // ---------------------------------------------------------------------------
@@ -272,7 +153,7 @@ std::string fmt(double v, int mode = 0) {
     case 1: std::snprintf(b, sizeof b, "%.1f", v); break;
     case 2: std::snprintf(b, sizeof b, "%.2f", v); break;
     case 3: std::snprintf(b, sizeof b, "%g", v); break;
-    default: std::snprintf(b, sizeof b, "%.6g", v); break;
+    default: return feed::fmt6g(v);
     }
     return b;
 }
@@ -567,10 +448,7 @@ std::string machine_line(double tsc_hz) {
 
 int main(int argc, char** argv) {
     auto opts = parse_args(argc, argv);
-    if (!opts) {
-        std::fprintf(stderr, "rxbench: %s\nTry 'rxbench --help'.\n", opts.error().message.c_str());
-        return 2;
-    }
+    if (!opts) return feed::usage_error("rxbench", opts.error());
     const Options& o = opts.value();
     if (o.help) {
         std::fputs(usage_text, stdout);
@@ -578,15 +456,12 @@ int main(int argc, char** argv) {
     }
     const std::uint32_t memory_mb = memory_needed_mb(o);
     const std::string prefix = "rxbench_" + std::to_string(getpid());
-    std::vector<std::string> eal_args{"rxbench",  "-l", "0-1", "-m", std::to_string(memory_mb),
-                                      "--no-pci", "--log-level=warning", "--no-huge",
-                                      "--no-shconf", "--file-prefix=" + prefix, "--no-telemetry"};
-    auto eal = rxinto::port::eal_init(eal_args, false);
+    auto eal = feed::eal_start("rxbench", memory_mb, false, prefix);
     if (!eal) {
         std::fprintf(stderr, "rxbench: %s\n", eal.error().message.c_str());
         return 1;
     }
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
+    const std::string runtime_dir = eal.value();
     const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
     std::printf("rxbench: %s; EAL -l 0-1 -m %u --no-huge (generator: lcore 0, rxinto worker: "
                 "lcore 1)\n",
@@ -620,9 +495,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "rxbench: cannot write %s\n", o.plot.c_str());
         rc = 1;
     }
-    rte_eal_mp_wait_lcore();
-    rxinto::port::eal_cleanup();
-    if (runtime_dir.find(prefix) != std::string::npos) rmdir(runtime_dir.c_str());
+    feed::eal_stop(runtime_dir, prefix, true);
     if (rc != 0) std::fprintf(stderr, "rxbench: a check failed (see the table)\n");
     else if (o.quick) std::fprintf(stderr, "rxbench: --quick: every path delivered exactly the bytes sent\n");
     return rc;

@@ -6,10 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "feed.hpp"
+
 namespace rxbench {
 
-/// operator new/delete calls of the calling thread (defined in rxbench.cpp).
-std::uint64_t thread_allocs() noexcept;
+/// operator new + delete calls of the calling thread (feed's counters).
+inline std::uint64_t thread_allocs() noexcept {
+    return feed::thread_news() + feed::thread_deletes();
+}
 
 /// One run of one path/workload.
 struct Sample {
@@ -34,19 +38,8 @@ struct Row {
     std::string error;    ///< non-empty: a check failed
 };
 
-struct Stats {
-    double median = 0, min = 0, max = 0;
-};
-
-template <class F>
-Stats stats_of(const std::vector<Sample>& v, F f) {
-    std::vector<double> x;
-    for (const auto& s : v) x.push_back(f(s));
-    if (x.empty()) return {};
-    std::sort(x.begin(), x.end());
-    const std::size_t n = x.size();
-    return {n % 2 == 1 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2.0, x.front(), x.back()};
-}
+using feed::Stats;
+using feed::stats_of;
 
 inline double gbps(const Sample& s) {
     return s.secs > 0 ? static_cast<double>(s.delivered) * 8.0 / s.secs / 1e9 : 0.0;
@@ -98,7 +91,7 @@ inline std::string workload_name(std::uint32_t seg) {
 }
 
 /// The receiver's buffer: one preallocated 64 KiB region, as recv_into's.
-constexpr std::size_t app_buf_size = 64 * 1024;
+using feed::app_buf_size;
 
 /// Kernel paths (kernel.cpp). tsc_hz converts thread CPU time to cycles.
 /// Appends rows; prints the tuning once to stdout.

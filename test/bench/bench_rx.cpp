@@ -60,8 +60,9 @@
 #include "rxinto/base/result.hpp"
 #include "rxinto/capture/rx_loop.hpp"
 #include "rxinto/config/settings.hpp"
-#include "rxinto/port/eal.hpp"
 #include "rxinto/port/ports.hpp"
+
+#include "feed.hpp"
 
 namespace {
 
@@ -73,6 +74,17 @@ using rxinto::capture::FreeSink;
 using rxinto::capture::QueueCounters;
 using rxinto::capture::QueueRef;
 using rxinto::capture::Worker;
+using rxbench::feed::alloc_buffer;
+using rxbench::feed::Buffer;
+using rxbench::feed::Checker;
+using rxbench::feed::fmt6g;
+using rxbench::feed::set_seconds;
+using rxbench::feed::set_uint;
+using rxbench::feed::Stats;
+using rxbench::feed::stats_of;
+using rxbench::feed::TimedWorker;
+using rxbench::feed::timed_worker_main;
+using rxbench::feed::u64s;
 
 constexpr std::uint32_t frame_sizes[] = {64, 1500};
 
@@ -123,17 +135,6 @@ constexpr const char* usage_text =
     "worker. Exit status: 0 ok, 1 a count check failed or a run could not be set up,\n"
     "2 bad usage.\n";
 
-Result<std::uint64_t> parse_uint(std::string_view opt, const char* text, std::uint64_t lo,
-                                 std::uint64_t hi) {
-    errno = 0;
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < lo || v > hi)
-        return make_error(opt, ": '", text, "' is not an integer in ", std::to_string(lo), "..",
-                          std::to_string(hi));
-    return static_cast<std::uint64_t>(v);
-}
-
 Result<Options> parse_args(int argc, char** argv) {
     Options o;
     bool seconds_given = false;
@@ -152,29 +153,17 @@ Result<Options> parse_args(int argc, char** argv) {
             const char* v = value();
             if (v == nullptr) return make_error(a, ": needs a value");
             if (a == "--runs") {
-                auto r = parse_uint(a, v, 1, 1000);
-                if (!r) return r.error();
-                o.runs = static_cast<unsigned>(r.value());
+                if (auto st = set_uint(o.runs, a, v, 1, 1000); !st) return st.error();
                 runs_given = true;
             } else if (a == "--quick-packets") {
-                auto r = parse_uint(a, v, 1, 1'000'000'000);
-                if (!r) return r.error();
-                o.quick_packets = r.value();
+                if (auto st = set_uint(o.quick_packets, a, v, 1, 1'000'000'000); !st) return st.error();
             } else if (a == "--burst") {
-                auto r = parse_uint(a, v, 1, rxinto::capture::max_burst);
-                if (!r) return r.error();
-                o.burst = static_cast<std::uint16_t>(r.value());
+                if (auto st = set_uint(o.burst, a, v, 1, rxinto::capture::max_burst); !st)
+                    return st.error();
             } else if (a == "--memcpy-mib") {
-                auto r = parse_uint(a, v, 1, 65536);
-                if (!r) return r.error();
-                o.memcpy_mib = static_cast<std::size_t>(r.value());
+                if (auto st = set_uint(o.memcpy_mib, a, v, 1, 65536); !st) return st.error();
             } else if (a == "--seconds") {
-                errno = 0;
-                char* end = nullptr;
-                const double s = std::strtod(v, &end);
-                if (errno != 0 || end == v || *end != '\0' || !(s >= 0.01 && s <= 3600.0))
-                    return make_error(a, ": '", v, "' is not a number of seconds in 0.01..3600");
-                o.seconds = s;
+                if (auto st = set_seconds(o.seconds, a, v); !st) return st.error();
                 seconds_given = true;
             } else if (a == "--json") {
                 o.json = v;
@@ -252,39 +241,8 @@ double gen_mpps_of(const Sample& s) {
                : static_cast<double>(s.gen_packets) / seconds_of(s.gen_cycles) / 1e6;
 }
 
-struct Stats {
-    double median = 0, min = 0, max = 0;
-};
-
-template <class F>
-Stats stats_of(const std::vector<Sample>& v, F f) {
-    std::vector<double> x;
-    x.reserve(v.size());
-    for (const auto& s : v) x.push_back(f(s));
-    if (x.empty()) return {};
-    std::sort(x.begin(), x.end());
-    const std::size_t n = x.size();
-    const double med = n % 2 == 1 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2.0;
-    return {med, x.front(), x.back()};
-}
-
 // ---------------------------------------------------------------------------
 // The measured worker
-
-/// Runs rxinto's worker_main on the worker lcore, with TSC stamps around it.
-struct TimedWorker {
-    Worker* worker = nullptr;
-    std::uint64_t start = 0;
-    std::uint64_t end = 0;
-};
-
-int timed_worker_main(void* arg) {
-    auto* t = static_cast<TimedWorker*>(arg);
-    t->start = rte_rdtsc_precise();
-    const int rc = rxinto::capture::worker_main(t->worker);
-    t->end = rte_rdtsc_precise();
-    return rc;
-}
 
 /// FreeSink, then: once `target` packets went through, raise the worker's stop
 /// flag from the worker lcore itself, so that the worker's TSC span ends with
@@ -365,16 +323,6 @@ struct RxRun {
         return s;
     }
 };
-
-struct Checker {
-    int failures = 0;
-    void fail(const std::string& what) {
-        ++failures;
-        std::fprintf(stderr, "bench_rx: CHECK FAILED: %s\n", what.c_str());
-    }
-};
-
-std::string u64s(std::uint64_t v) { return std::to_string(v); }
 
 /// Opens one vdev port (already created) through rxinto's Ports::open.
 Result<rxinto::port::Ports> open_port(const std::string& source, std::uint16_t burst) {
@@ -671,53 +619,6 @@ Result<CaseResult> bench_ring(const Options& o, unsigned wl, std::uint32_t frame
 // ---------------------------------------------------------------------------
 // Case 3: memcpy baseline, on the worker lcore
 
-struct CopyJob {
-    const std::byte* src = nullptr;
-    std::size_t src_len = 0;
-    std::byte* dst = nullptr;
-    std::size_t frame = 0;
-    std::size_t stride = 0;  ///< 0: hot (always the same source)
-    std::uint64_t run_cycles = 0;
-    std::uint64_t copies = 0;
-    std::uint64_t cycles = 0;
-};
-
-int copy_main(void* arg) {
-    auto* j = static_cast<CopyJob*>(arg);
-    const std::byte* const src = j->src;
-    std::byte* const dst = j->dst;
-    const std::size_t frame = j->frame;
-    const std::size_t stride = j->stride;
-    const std::size_t last = j->src_len - frame;
-    std::size_t off = 0;
-    std::uint64_t copies = 0;
-    const std::uint64_t start = rte_rdtsc_precise();
-    const std::uint64_t until = start + j->run_cycles;
-    do {
-        for (unsigned k = 0; k < 1024; ++k) {
-            std::memcpy(dst, src + off, frame);
-            // The copy must happen: dst escapes to memory the compiler cannot see.
-            __asm__ __volatile__("" : : "r"(dst) : "memory");
-            off += stride;
-            if (off > last) off = 0;
-        }
-        copies += 1024;
-    } while (rte_rdtsc() < until);
-    j->cycles = rte_rdtsc_precise() - start;
-    j->copies = copies;
-    return 0;
-}
-
-struct FreeDeleter {
-    void operator()(std::byte* p) const noexcept { std::free(p); }
-};
-using Buffer = std::unique_ptr<std::byte, FreeDeleter>;
-
-Buffer alloc_buffer(std::size_t bytes) {
-    const std::size_t rounded = (bytes + 4095) / 4096 * 4096;
-    return Buffer(static_cast<std::byte*>(std::aligned_alloc(4096, rounded)));
-}
-
 Result<CaseResult> bench_memcpy(const Options& o, unsigned wl, std::uint32_t frame, bool hot,
                                 const Buffer& src, std::size_t src_len, const Buffer& dst,
                                 Checker& chk) {
@@ -726,16 +627,16 @@ Result<CaseResult> bench_memcpy(const Options& o, unsigned wl, std::uint32_t fra
     res.frame = frame;
     res.is_rx = false;
     for (unsigned r = 0; r < o.runs; ++r) {
-        CopyJob j;
+        rxbench::feed::CopyJob j;
         j.src = src.get();
         j.src_len = src_len;
         j.dst = dst.get();
-        j.frame = frame;
+        j.seg = frame;
         // Cold: each copy starts at the next packet buffer (the default mbuf
         // data room, 2176 bytes apart), as the packets of a pool would.
         j.stride = hot ? 0 : RTE_MBUF_DEFAULT_BUF_SIZE;
         j.run_cycles = static_cast<std::uint64_t>(o.seconds * g_tsc_hz);
-        if (int rc = rte_eal_remote_launch(copy_main, &j, wl); rc != 0)
+        if (int rc = rte_eal_remote_launch(rxbench::feed::copy_fixed_main, &j, wl); rc != 0)
             return make_error("cannot launch memcpy on lcore ", std::to_string(wl));
         rte_eal_wait_lcore(wl);
         Sample s;
@@ -814,12 +715,6 @@ void print_table(const std::vector<CaseResult>& all, const Options& o, bool huge
     std::printf("\n");
 }
 
-std::string fmt_double(double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
-}
-
 bool write_json(const std::string& path, const std::vector<CaseResult>& all) {
     std::ofstream f(path, std::ios::trunc);
     f << "[\n";
@@ -827,11 +722,11 @@ bool write_json(const std::string& path, const std::vector<CaseResult>& all) {
         const auto& c = all[i];
         const Stats m = stats_of(c.samples, mpps_of);
         f << "  {\"case\": \"" << c.name << "\", \"frame_bytes\": " << c.frame
-          << ", \"runs\": " << c.samples.size() << ", \"mpps_median\": " << fmt_double(m.median)
-          << ", \"mpps_min\": " << fmt_double(m.min) << ", \"mpps_max\": " << fmt_double(m.max)
+          << ", \"runs\": " << c.samples.size() << ", \"mpps_median\": " << fmt6g(m.median)
+          << ", \"mpps_min\": " << fmt6g(m.min) << ", \"mpps_max\": " << fmt6g(m.max)
           << ", \"cycles_per_packet_median\": "
-          << fmt_double(stats_of(c.samples, cpp_of).median)
-          << ", \"gbps_median\": " << fmt_double(stats_of(c.samples, gbps_of).median) << "}"
+          << fmt6g(stats_of(c.samples, cpp_of).median)
+          << ", \"gbps_median\": " << fmt6g(stats_of(c.samples, gbps_of).median) << "}"
           << (i + 1 < all.size() ? ",\n" : "\n");
     }
     f << "]\n";
@@ -842,7 +737,7 @@ bool write_json(const std::string& path, const std::vector<CaseResult>& all) {
 // ---------------------------------------------------------------------------
 
 int run_all(const Options& o, bool huge, Checker& chk) {
-    const unsigned wl = rte_get_next_lcore(rte_get_main_lcore(), 1, 0);
+    const unsigned wl = rxbench::feed::worker_lcore();
     if (wl >= RTE_MAX_LCORE) {
         std::fprintf(stderr, "bench_rx: needs a worker lcore (EAL -l 0-1)\n");
         return 1;
@@ -900,47 +795,25 @@ int run_all(const Options& o, bool huge, Checker& chk) {
 
 int main(int argc, char** argv) {
     auto opts = parse_args(argc, argv);
-    if (!opts) {
-        std::fprintf(stderr, "bench_rx: %s\nTry 'bench_rx --help'.\n",
-                     opts.error().message.c_str());
-        return 2;
-    }
+    if (!opts) return rxbench::feed::usage_error("bench_rx", opts.error());
     const Options& o = opts.value();
     if (o.help) {
         std::fputs(usage_text, stdout);
         return 0;
     }
 
-    std::vector<std::string> eal_args{"bench_rx", "-l", "0-1", "-m", "512", "--no-pci",
-                                      "--log-level=warning"};
-    if (o.huge) {
-        eal_args.emplace_back("--in-memory");
-    } else {
-        // DPDK 22.11 treats --no-huge as legacy memory, which it refuses together
-        // with --in-memory: --no-shconf writes no shared files, so that several
-        // runs can share the prefix (only the empty /var/run/dpdk/bench_rx stays).
-        eal_args.emplace_back("--no-huge");
-        eal_args.emplace_back("--no-shconf");
-        eal_args.emplace_back("--file-prefix=bench_rx");
-    }
-    eal_args.emplace_back("--no-telemetry");
-    auto eal = rxinto::port::eal_init(eal_args, o.huge);
+    // --no-huge: --no-shconf writes no shared files, so that several runs can
+    // share the prefix (only the empty /var/run/dpdk/bench_rx stays).
+    auto eal = rxbench::feed::eal_start("bench_rx", 512, o.huge, "bench_rx");
     if (!eal) {
         std::fprintf(stderr, "bench_rx: %s\n", eal.error().message.c_str());
         return 1;
     }
 
-    Checker chk;
+    Checker chk("bench_rx");
     int rc = run_all(o, o.huge, chk);
 
-    rte_eal_mp_wait_lcore();
-    rxinto::port::eal_cleanup();
+    rxbench::feed::eal_stop(eal.value(), "bench_rx", false);
 
-    if (chk.failures != 0) {
-        std::fprintf(stderr, "bench_rx: %d check(s) failed\n", chk.failures);
-        rc = 1;
-    } else if (o.quick) {
-        std::fprintf(stderr, "bench_rx: --quick: all counts checked\n");
-    }
-    return rc;
+    return rxbench::feed::checks_exit(chk, o.quick, rc);
 }
