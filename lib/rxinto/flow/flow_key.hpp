@@ -17,7 +17,8 @@
 
 namespace rxinto::flow {
 
-struct flow_key {
+// alignas(8): rte_hash_crc reads the key 8 bytes at a time.
+struct alignas(8) flow_key {
     std::array<std::uint8_t, 16> addr_a{};
     std::array<std::uint8_t, 16> addr_b{};
     std::uint16_t port_a = 0;
@@ -63,8 +64,11 @@ struct keyed_packet {
     const bool swap = std::memcmp(m.src_addr.data(), m.dst_addr.data(), 16) > 0;
     const auto& lo = swap ? m.dst_addr : m.src_addr;
     const auto& hi = swap ? m.src_addr : m.dst_addr;
-    std::uint32_t h = rte_hash_crc(lo.data(), 16, m.ip_version);
-    h = rte_hash_crc(hi.data(), 16, h);
+    // rte_hash_crc reads 8 bytes at a time: hash an aligned copy.
+    alignas(8) std::uint8_t pair[32];
+    std::memcpy(pair, lo.data(), 16);
+    std::memcpy(pair + 16, hi.data(), 16);
+    std::uint32_t h = rte_hash_crc(pair, sizeof pair, m.ip_version);
     for (std::size_t i = 0; i < m.vlan_count && i < net::max_vlan_tags; ++i)
         h = rte_hash_crc_4byte(m.vlans[i].vid(), h);
     return h;
