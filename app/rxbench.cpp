@@ -3,8 +3,10 @@
 // One invocation moves the same workloads (1448-byte bulk segments; 64, 128 and
 // 256-byte segments; 1, 16, 256 connections, and 10 000 for rxinto) through
 // Linux TCP over loopback and veth (recv, io_uring), Linux UDP (recv, recvmmsg),
-// rxinto fed through net_ring (recv_into, peek/consume) and a plain memcpy
-// from cold memory, every path receiving into one preallocated 64 KiB buffer.
+// rxinto fed through net_ring (recv_into, peek/consume), rxinto fed by the
+// veth path's Linux TCP sender through net_af_packet (net_af_xdp: tried, see
+// kernel.cpp) and a plain memcpy from cold memory, every path receiving into
+// one preallocated 64 KiB buffer.
 // See docs/benchmarks.md for what each figure means and the caveats.
 #include <unistd.h>
 
@@ -51,8 +53,9 @@ constexpr const char* usage_text =
     "usage: rxbench [options]\n"
     "\n"
     "Receives the same workloads through Linux sockets and through rxinto (fed\n"
-    "through net_ring), into one preallocated 64 KiB buffer, next to memcpy from\n"
-    "cold memory. Prints a table; median, min and max of --runs runs.\n"
+    "through net_ring, and from a Linux TCP sender over a veth through\n"
+    "net_af_packet / net_af_xdp), into one preallocated 64 KiB buffer, next to\n"
+    "memcpy from cold memory. Prints a table; median, min and max of --runs runs.\n"
     "\n"
     "  --runs N            runs per path and workload (default 5; one warm-up more)\n"
     "  --seconds S         length of each run (default 0.5)\n"
@@ -65,7 +68,8 @@ constexpr const char* usage_text =
     "                      as the kernel on loopback, or a NIC with rx checksum offload)\n"
     "  --pool-mbufs N      rxinto generator pool (default 262143: larger than the caches)\n"
     "  --memcpy-mib N      cold memcpy source (default 256)\n"
-    "  --no-veth           skip kernel-tcp-veth (no network namespaces)\n"
+    "  --no-veth           skip kernel-tcp-veth, rxinto-af_packet and rxinto-af_xdp\n"
+    "                      (no network namespaces)\n"
     "  --quick             1 run, a few thousand segments per case: checks that every\n"
     "                      path delivers exactly the bytes sent (exit 1 if not), never speed\n"
     "  --json FILE         every row (and every run) as a JSON list\n"
@@ -160,13 +164,27 @@ std::string fmt(double v, int mode = 0) {
 
 std::string conns_text(const Row& r) { return r.conns == 0 ? "-" : std::to_string(r.conns); }
 
+std::string sent_text(const Row& r) {
+    std::uint64_t sent = 0, delivered = 0, drops = 0;
+    for (const auto& s : r.samples) {
+        sent += s.sent;
+        delivered += s.delivered;
+        drops += s.drops;
+    }
+    if (sent == delivered) return drops == 0 ? "ok" : "ok (capture drops " + std::to_string(drops) + ")";
+    return "delivered " + std::to_string(delivered) + " of " + std::to_string(sent) + " B (capture drops " +
+           std::to_string(drops) + ")";
+}
+
 void print_table(const std::vector<Row>& rows, const Options& o, double tsc_hz) {
     std::printf("rxbench: %u run(s) of %.2f s per case (median [min..max]), TSC %.3f GHz, %s\n",
                 o.runs, o.seconds, tsc_hz / 1e9, rte_version());
     std::printf("Gbit/s and Mpps: payload delivered into the 64 KiB user buffer per wall second "
                 "(rxinto, memcpy: per second of the worker's TSC span); CPU s/GB: both cores; "
                 "cyc/seg, cyc/B: the receiving core; empty: share of empty rx polls; allocs: "
-                "operator new+delete per segment on the receiving thread\n\n");
+                "operator new+delete per segment on the receiving thread; af paths: CPU s/GB sums "
+                "sender, kernel receiver and the rxinto poller, cyc/seg counts the poller's non-empty "
+                "polls\n\n");
     std::printf("%-21s %-11s %6s %8s %17s %7s %8s %8s %7s %6s %8s  %s\n", "path", "workload",
                 "conns", "Gbit/s", "[min..max]", "Mpps", "CPUs/GB", "cyc/seg", "cyc/B", "empty",
                 "allocs", "bytes");
@@ -191,7 +209,9 @@ void print_table(const std::vector<Row>& rows, const Options& o, double tsc_hz) 
                     stats_of(r.samples, cyc_per_byte).median,
                     e.median < 0 ? "-" : (fmt(100.0 * e.median, 1) + "%").c_str(),
                     stats_of(r.samples, allocs_per_seg).median,
-                    r.error.empty() ? "ok" : ("FAILED: " + r.error).c_str());
+                    r.error.empty() ? (r.samples.empty() ? "-" : sent_text(r).c_str())
+                                    : ("FAILED: " + r.error).c_str());
+        if (!r.note.empty()) std::printf("%-21s   note: %s\n", "", r.note.c_str());
     }
 }
 
@@ -266,6 +286,19 @@ bool write_json(const std::string& file, const std::vector<Row>& rows) {
         f << ", \"empty_poll_share\": " << (r.samples.empty() || e.median < 0 ? "null" : fmt(e.median));
         f << ", \"sent_bytes\": " << sent << ", \"delivered_bytes\": " << delivered
           << ", \"ok\": " << (r.error.empty() && !r.samples.empty() && sent == delivered ? "true" : "false");
+        if (r.path.rfind("rxinto-af_", 0) == 0) {
+            std::uint64_t frames = 0, drops = 0;
+            for (const auto& s : r.samples) {
+                frames += s.frames;
+                drops += s.drops;
+            }
+            f << ", \"frames\": " << frames << ", \"capture_drops\": " << drops;
+        }
+        if (!r.note.empty()) {
+            std::string esc;
+            for (char c : r.note) esc += c == '"' || c == '\\' ? ' ' : c;
+            f << ", \"note\": \"" << esc << "\"";
+        }
         if (!r.error.empty()) {
             std::string esc;
             for (char c : r.error) esc += c == '"' || c == '\\' ? ' ' : c;
@@ -303,6 +336,7 @@ const Style styles[] = {
     {"kernel-io_uring", "#66a61e", ""},
     {"kernel-tcp-loopback", "#1f78b4", ""},
     {"kernel-tcp-veth", "#a6761d", ""},
+    {"rxinto-af_packet", "#e6ab02", "5,2"},
 };
 
 bool write_plot(const std::string& file, const std::vector<Row>& rows, const Options& o,
@@ -429,6 +463,14 @@ bool write_plot(const std::string& file, const std::vector<Row>& rows, const Opt
     return static_cast<bool>(f);
 }
 
+std::string self_exe(const char* argv0) {
+    char b[4096];
+    const ssize_t n = readlink("/proc/self/exe", b, sizeof b - 1);
+    if (n <= 0) return argv0;
+    b[n] = '\0';
+    return b;
+}
+
 std::string machine_line(double tsc_hz) {
     std::string model = "?";
     std::ifstream c("/proc/cpuinfo");
@@ -447,6 +489,9 @@ std::string machine_line(double tsc_hz) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // The rxinto side of rxinto-af_packet / rxinto-af_xdp, started by the parent
+    // in the receiver's network namespace (kernel.cpp, ring.cpp).
+    if (argc >= 2 && std::string_view(argv[1]) == "--af-child") return af_child_main(argc - 2, argv + 2);
     auto opts = parse_args(argc, argv);
     if (!opts) return feed::usage_error("rxbench", opts.error());
     const Options& o = opts.value();
@@ -471,16 +516,7 @@ int main(int argc, char** argv) {
     std::vector<Row> rows;
     run_kernel_paths(o, tsc_hz, rows);
     run_ring_paths(o, rows);
-    for (const char* p : {"rxinto-af_packet", "rxinto-af_xdp"}) {
-        if (!wanted(o, p)) continue;
-        Row r;
-        r.path = p;
-        r.workload = "-";
-        r.skipped = "not implemented in this version: rxinto is a passive receiver, so the Linux "
-                    "sender needs a kernel TCP peer on the veth while rxinto polls it (a third "
-                    "busy core on this 2-vCPU VM); see docs/benchmarks.md";
-        rows.push_back(r);
-    }
+    run_af_paths(o, tsc_hz, self_exe(argv[0]), rows);
 
     print_table(rows, o, tsc_hz);
     print_targets(rows);

@@ -26,6 +26,8 @@ struct Sample {
     std::uint64_t allocs = 0;    ///< operator new + delete on the receiving thread
     std::uint64_t polls = 0;     ///< DPDK: rx_burst calls
     std::uint64_t empty_polls = 0;
+    std::uint64_t frames = 0;    ///< af paths: frames the poller received (data, ACKs, both ways)
+    std::uint64_t drops = 0;     ///< af paths: imissed + rx_nombuf + ierrors of the PMD
 };
 
 struct Row {
@@ -36,6 +38,7 @@ struct Row {
     std::vector<Sample> samples;
     std::string skipped;  ///< non-empty: not measured, and why
     std::string error;    ///< non-empty: a check failed
+    std::string note;     ///< non-empty: measured, but said next to the figures (e.g. drops)
 };
 
 using feed::Stats;
@@ -100,5 +103,17 @@ void run_kernel_paths(const Options& o, double tsc_hz, std::vector<Row>& rows);
 /// rxinto through net_ring and the memcpy limit (ring.cpp); needs the EAL
 /// (main lcore: generator, next lcore: the measured worker).
 void run_ring_paths(const Options& o, std::vector<Row>& rows);
+
+/// rxinto-af_packet, rxinto-af_xdp (kernel.cpp): the veth of kernel-tcp-veth,
+/// a Linux TCP sender in namespace A and receiver in B, while a child process
+/// (`ip netns exec B <self_exe> --af-child ...`) runs rxinto on B's end of the
+/// veth through net_af_packet / net_af_xdp. Appends rows.
+void run_af_paths(const Options& o, double tsc_hz, const std::string& self_exe,
+                  std::vector<Row>& rows);
+
+/// The child's side (ring.cpp): argv after "--af-child": KIND IFACE CMD_FD
+/// REPLY_FD. Runs its own EAL (one lcore, --no-huge, a prefix of its own),
+/// answers the parent's commands, returns the exit status.
+int af_child_main(int argc, char** argv);
 
 }  // namespace rxbench

@@ -7,6 +7,10 @@
 //   kernel-io_uring      the same connections, io_uring single-shot recv (liburing)
 //   kernel-udp-recv      UDP messages over 127.0.0.1, recv() one at a time
 //   kernel-udp-recvmmsg  the same, recvmmsg() in batches of 64
+//
+// And the veth side of rxinto-af_packet / rxinto-af_xdp (run_af_paths): the
+// kernel-tcp-veth traffic with offloads off, while a child process in the
+// receiver's namespace runs rxinto on that veth end (af_child_main, ring.cpp).
 #include <fcntl.h>
 #include <liburing.h>
 #include <netinet/in.h>
@@ -16,11 +20,15 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <signal.h>
 #include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cinttypes>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -127,6 +135,7 @@ struct TcpPairs {
 struct Where {
     int tx_ns = -1, rx_ns = -1;
     std::uint32_t rx_addr = 0x7F000001;  ///< host order
+    bool connect_timeout = false;        ///< connect() gives up after 5 s (SO_SNDTIMEO)
 };
 
 int rcvbuf_for(std::uint32_t conns) {
@@ -162,9 +171,17 @@ TcpPairs make_pairs(std::uint32_t n, std::uint32_t seg, const Where& w) {
         if (setint(c.fd, SOL_SOCKET, SO_SNDBUFFORCE, buf) != 0) setint(c.fd, SOL_SOCKET, SO_SNDBUF, buf);
         // Small segments: no Nagle on the sender, so segments stay small on the wire.
         setint(c.fd, IPPROTO_TCP, TCP_NODELAY, seg < 1448 ? 1 : 0);
+        timeval tmo{w.connect_timeout ? 5 : 0, 0};
+        if (w.connect_timeout) setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof tmo);
         if (connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
             p.error = std::string("connect: ") + std::strerror(errno);
+            if (w.connect_timeout && (errno == EINPROGRESS || errno == ETIMEDOUT))
+                p.error += " (no answer within 5 s)";
             return p;
+        }
+        if (w.connect_timeout) {
+            tmo = timeval{0, 0};
+            setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof tmo);
         }
         Fd r(accept4(l.fd, nullptr, nullptr, SOCK_CLOEXEC));
         if (r.fd < 0) {
@@ -526,7 +543,8 @@ struct Veth {
     bool up = false;
     std::string why;
     Fd a, b;  ///< namespace fds: sender, receiver
-    std::string na, nb;
+    std::string na, nb;  ///< namespace names
+    std::string ia, ib;  ///< veth ends: in na, in nb
     Veth() {
         if (geteuid() != 0) {
             why = "not root (network namespaces need CAP_SYS_ADMIN)";
@@ -535,6 +553,8 @@ struct Veth {
         const std::string id = std::to_string(getpid());
         na = "rxb" + id + "a";
         nb = "rxb" + id + "b";
+        ia = "rxbv" + id + "a";
+        ib = "rxbv" + id + "b";
         const std::string cmds[] = {
             "ip netns add " + na,
             "ip netns add " + nb,
@@ -597,7 +617,347 @@ void run_one(const std::string& path, std::uint32_t seg, std::uint32_t conns, co
     rows.push_back(std::move(row));
 }
 
+
+// ---------------------------------------------------------------------------
+// rxinto-af_packet / rxinto-af_xdp: the kernel-tcp-veth traffic (sender in A,
+// receiver in B, offloads off so that frames stay <= MTU), with rxinto in a
+// child process in namespace B receiving copies of the frames of B's veth end
+// (af_child_main in ring.cpp, protocol there).
+
+std::int64_t mono_now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+struct AfChild {
+    pid_t pid = -1;
+    Fd cmd, rep;
+    std::string pending;
+    std::string why;  ///< start-up failure
+    std::string hello;
+
+    AfChild(const std::string& self_exe, const std::string& ns, const std::string& kind,
+            const std::string& iface) {
+        int c[2], r[2];
+        if (pipe2(c, O_CLOEXEC) != 0) {
+            why = std::string("pipe: ") + std::strerror(errno);
+            return;
+        }
+        if (pipe2(r, O_CLOEXEC) != 0) {
+            ::close(c[0]);
+            ::close(c[1]);
+            why = std::string("pipe: ") + std::strerror(errno);
+            return;
+        }
+        std::vector<std::string> av = {"ip", "netns", "exec", ns, self_exe, "--af-child", kind,
+                                       iface, "100", "101"};
+        std::vector<char*> argv;
+        for (auto& a : av) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        std::fflush(stdout);
+        std::fflush(stderr);
+        pid = fork();
+        if (pid == 0) {
+            // Only async-signal-safe calls from here to exec.
+            dup2(c[0], 100);
+            dup2(r[1], 101);
+            dup2(2, 1);  // the child's EAL messages go to stderr: stdout is the table's
+            execvp("ip", argv.data());
+            _exit(127);
+        }
+        ::close(c[0]);
+        ::close(r[1]);
+        cmd = Fd(c[1]);
+        rep = Fd(r[0]);
+        if (pid < 0) {
+            why = std::string("fork: ") + std::strerror(errno);
+            return;
+        }
+        std::string line;
+        if (!read_line(line, 60)) {
+            why = "the child (ip netns exec " + ns + " rxbench --af-child) did not start: " +
+                  (line.empty() ? "no answer" : line);
+            return;
+        }
+        if (line.rfind("hello ", 0) != 0) {
+            why = line.rfind("error ", 0) == 0 ? line.substr(6) : line;
+            return;
+        }
+        hello = line.substr(6);
+    }
+    AfChild(const AfChild&) = delete;
+    AfChild& operator=(const AfChild&) = delete;
+    ~AfChild() {
+        if (pid <= 0) return;
+        send("quit");
+        cmd.reset();
+        for (int i = 0; i < 100; ++i) {  // 10 s
+            if (waitpid(pid, nullptr, WNOHANG) == pid) return;
+            timespec ns{0, 100'000'000};
+            nanosleep(&ns, nullptr);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+    }
+    [[nodiscard]] bool up() const { return why.empty() && pid > 0; }
+    bool send(const std::string& line) {
+        const std::string l = line + "\n";
+        return ::write(cmd.fd, l.data(), l.size()) == static_cast<ssize_t>(l.size());
+    }
+    /// The next line within timeout_s; false (and why in line) on timeout or EOF.
+    bool read_line(std::string& line, double timeout_s) {
+        const auto until = clock_type::now() + std::chrono::duration<double>(timeout_s);
+        while (true) {
+            const std::size_t nl = pending.find('\n');
+            if (nl != std::string::npos) {
+                line = pending.substr(0, nl);
+                pending.erase(0, nl + 1);
+                return true;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now()).count();
+            if (left <= 0) {
+                line = "timeout";
+                return false;
+            }
+            pollfd pf{rep.fd, POLLIN, 0};
+            const int k = ::poll(&pf, 1, static_cast<int>(left));
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) continue;
+            char b[512];
+            const ssize_t n = ::read(rep.fd, b, sizeof b);
+            if (n <= 0) {
+                line = "the child exited";
+                return false;
+            }
+            pending.append(b, static_cast<std::size_t>(n));
+        }
+    }
+    /// Sends cmd, expects a line starting with `want`.
+    bool ask(const std::string& c, const char* want, std::string& line, double timeout_s, std::string& err) {
+        if (!send(c)) {
+            err = "af child: cannot send '" + c + "'";
+            return false;
+        }
+        if (!read_line(line, timeout_s) || line.rfind(want, 0) != 0) {
+            err = "af child: '" + c + "' answered '" + line + "'";
+            return false;
+        }
+        return true;
+    }
+};
+
+struct AfResult {
+    std::int64_t last_ns = 0;
+    double cpu = 0;
+    unsigned long long busy = 0, c2s = 0, s2c = 0, frames = 0, polls = 0, empty = 0, allocs = 0,
+                       imissed = 0, nombuf = 0, ierrors = 0, gaps = 0, gap_bytes = 0,
+                       no_handshake = 0, capture_drops = 0;
+};
+
+Sample af_run(AfChild& ch, std::uint32_t n, std::uint32_t seg, const Options& o, const Where& w,
+              const char* src, char* buf, std::string& err, std::string& note) {
+    Sample s;
+    std::string line;
+    if (!ch.ask("start " + std::to_string(seg) + " " + std::to_string(n), "ready", line, 10, err))
+        return s;
+    std::uint64_t sent = 0;
+    double tx_cpu = 0, rx_cpu = 0;
+    std::int64_t t0_ns = 0, rx_end_ns = 0;
+    {
+        TcpPairs p = make_pairs(n, seg, w);
+        if (!p.error.empty()) {
+            err = p.error;
+            unsigned long long f = 0;
+            long long ln = 0;
+            double cp = 0;
+            unsigned long long b = 0, c2s = 0, s2c = 0;
+            if (ch.send("end 0") && ch.read_line(line, 15) &&
+                std::sscanf(line.c_str(), "result %lld %lf %llu %llu %llu %llu", &ln, &cp, &b, &c2s,
+                            &s2c, &f) == 6)
+                err += " (meanwhile rxinto's port received " + std::to_string(f) + " frames)";
+            return s;
+        }
+        if (!ch.ask("go", "going", line, 10, err)) return s;
+        TcpSender tx;
+        TcpReceiver rx;
+        // --quick: at most 4000 segments in all, so that the frames of a case
+        // (with the ACKs) fit the AF_PACKET ring (16384 frames) even if the
+        // poller does not run at all during the transfer: nothing can be dropped.
+        const std::uint64_t quick_segs = std::min<std::uint64_t>(o.quick_packets, 4000);
+        const std::uint64_t quick_bytes =
+            o.quick ? std::max<std::uint64_t>(seg, quick_segs * seg / n) : 0;
+        t0_ns = mono_now_ns();
+        std::thread rt([&] { rx.run_recv(p.rx, buf); });
+        std::thread st([&] { tx.run(p.tx, seg, o.seconds, quick_bytes, src); });
+        st.join();
+        rt.join();
+        rx_end_ns = mono_now_ns();
+        sent = tx.sent;
+        tx_cpu = tx.cpu;
+        rx_cpu = rx.cpu;
+        if (!tx.error.empty()) err = tx.error;
+        if (!rx.error.empty()) err = rx.error;
+        if (rx.got != tx.sent && err.empty())
+            err = "the kernel receiver got " + std::to_string(rx.got) + " of " + std::to_string(tx.sent) + " bytes";
+    }  // both ends closed: FINs both ways
+    if (!ch.send("end " + std::to_string(sent)) || !ch.read_line(line, 20) || line.rfind("result ", 0) != 0) {
+        if (err.empty()) err = "af child: no result (" + line + ")";
+        return s;
+    }
+    AfResult r;
+    long long last_ns = 0;
+    // The child's result: last delivery (CLOCK_MONOTONIC ns), poller CPU s, poller
+    // cycles in non-empty polls, bytes client->server, server->client, frames,
+    // polls, empty polls, allocations, PMD imissed, rx_nombuf, ierrors, rxinto
+    // gaps, gap bytes, segments of unknown connections, kernel ring drops.
+    if (std::sscanf(line.c_str() + 7, "%lld %lf %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                    &last_ns, &r.cpu, &r.busy, &r.c2s, &r.s2c, &r.frames, &r.polls, &r.empty,
+                    &r.allocs, &r.imissed, &r.nombuf, &r.ierrors, &r.gaps, &r.gap_bytes,
+                    &r.no_handshake, &r.capture_drops) != 16) {
+        if (err.empty()) err = "af child: bad result '" + line + "'";
+        return s;
+    }
+    r.last_ns = last_ns;
+    const std::int64_t end_ns = r.c2s > 0 ? r.last_ns : rx_end_ns;
+    s.secs = static_cast<double>(end_ns - t0_ns) * 1e-9;
+    s.cpu_s = tx_cpu + rx_cpu + r.cpu;
+    s.recv_cycles = static_cast<double>(r.busy);
+    s.sent = sent;
+    s.delivered = r.c2s;
+    s.segments = r.c2s / seg;
+    s.allocs = r.allocs;
+    s.polls = r.polls;
+    s.empty_polls = r.empty;
+    s.frames = r.frames;
+    s.drops = r.imissed + r.nombuf + r.ierrors + r.capture_drops;
+    if (r.s2c != 0 && err.empty())
+        err = "rxinto delivered " + std::to_string(r.s2c) + " bytes receiver -> sender (none were sent)";
+    if (s.delivered != s.sent) {
+        note = "delivered " + std::to_string(s.delivered) + " of " + std::to_string(s.sent) +
+               " B; capture drops: PMD imissed " + std::to_string(r.imissed) + ", rx_nombuf " +
+               std::to_string(r.nombuf) + ", ierrors " + std::to_string(r.ierrors) +
+               ", kernel ring (tp_drops) " + std::to_string(r.capture_drops) +
+               "; rxinto gaps " + std::to_string(r.gaps) + " (" + std::to_string(r.gap_bytes) +
+               " B), segments of unknown connections " + std::to_string(r.no_handshake);
+    }
+    return s;
+}
+
 }  // namespace
+
+void run_af_paths(const Options& o, double tsc_hz, const std::string& self_exe,
+                  std::vector<Row>& rows) {
+    (void)tsc_hz;
+    const char* const kinds[] = {"af_packet", "af_xdp"};
+    bool any = false;
+    for (const char* k : kinds) any = any || wanted(o, std::string("rxinto-") + k);
+    if (!any) return;
+    auto skip = [&](const std::string& path, const std::string& why) {
+        Row r;
+        r.path = path;
+        r.workload = "-";
+        r.skipped = why;
+        rows.push_back(r);
+    };
+    if (!o.veth) {
+        for (const char* k : kinds)
+            if (wanted(o, std::string("rxinto-") + k)) skip(std::string("rxinto-") + k, "--no-veth");
+        return;
+    }
+    Veth v;
+    std::string why = v.why;
+    if (v.up) {
+        for (const auto& [ns, dev] : {std::pair{v.na, v.ia}, std::pair{v.nb, v.ib}}) {
+            const std::string c = "ip netns exec " + ns + " ethtool -K " + dev + " tso off gso off gro off";
+            if (std::system((c + " >/dev/null 2>&1").c_str()) != 0) {
+                why = "'" + c + "' failed";
+                break;
+            }
+        }
+    }
+    if (!why.empty()) {
+        for (const char* k : kinds)
+            if (wanted(o, std::string("rxinto-") + k)) skip(std::string("rxinto-") + k, why);
+        return;
+    }
+    Buffer buf = alloc_buf(app_buf_size);
+    Buffer src = alloc_buf(app_buf_size + 64 * 1448);
+    Where w;
+    w.tx_ns = v.a.fd;
+    w.rx_ns = v.b.fd;
+    w.rx_addr = 0x0A4E0002;
+    w.connect_timeout = true;
+    const std::string shared_note =
+        "3 busy parties on 2 vCPUs: sender (CPU 0), kernel receiver (CPU 1), rxinto poller (floating)";
+    for (const char* k : kinds) {
+        const std::string path = std::string("rxinto-") + k;
+        if (!wanted(o, path)) continue;
+        AfChild ch(self_exe, v.nb, k, v.ib);
+        if (!ch.up()) {
+            skip(path, ch.why);
+            std::fprintf(stderr, "rxbench: %-20s skipped: %s\n", path.c_str(), ch.why.c_str());
+            continue;
+        }
+        std::printf("  %s: namespaces %s (Linux TCP sender, 10.78.0.1) and %s (Linux TCP receiver, "
+                    "10.78.0.2), veth MTU 1500 with TSO/GSO/GRO off on both ends; rxinto in a child "
+                    "process in %s on %s (%s), one EAL lcore floating over both CPUs, TCP checksums "
+                    "ignored (the veth leaves them to offload); %s\n",
+                    path.c_str(), v.na.c_str(), v.nb.c_str(), v.nb.c_str(), v.ib.c_str(),
+                    ch.hello.c_str(), shared_note.c_str());
+        bool dead = false;
+        for (const std::uint32_t n : o.conns) {
+            for (const std::uint32_t seg : o.sizes) {
+                Row row;
+                row.path = path;
+                row.workload = workload_name(seg);
+                row.seg = seg;
+                row.conns = n;
+                const unsigned warm = o.quick ? 0 : 1;
+                std::string notes;
+                for (unsigned r = 0; r < o.runs + warm && !dead; ++r) {
+                    std::string err, note;
+                    Sample s = af_run(ch, n, seg, o, w, src.get(), buf.get(), err, note);
+                    if (err.empty() && s.delivered != s.sent && o.quick)
+                        err = note;  // --quick is sized so that nothing can be lost
+                    if (!err.empty()) {
+                        row.error = err;
+                        dead = err.rfind("af child", 0) == 0;
+                        break;
+                    }
+                    if (!note.empty() && r >= warm) notes += (notes.empty() ? "" : " | ") + ("run " + std::to_string(r + 1 - warm) + ": " + note);
+                    if (r >= warm) row.samples.push_back(s);
+                }
+                if (dead && row.error.empty()) row.error = "af child gone";
+                row.note = notes.empty() ? shared_note : notes + "; " + shared_note;
+                if (row.error.rfind("connect:", 0) == 0 && row.samples.empty()) {
+                    // The kernel never answered: the port took the frames instead of copying them.
+                    row.skipped = std::string("net_") + k + " on " + v.ib + " (" + ch.hello + "): " +
+                                  row.error + ": the port's XDP program redirects every frame B's veth end "
+                                  "receives (ARP included) to the AF_XDP socket, so B's kernel never sees "
+                                  "them and the Linux sender's connections cannot complete (AF_PACKET "
+                                  "copies frames, AF_XDP takes them)";
+                    row.error.clear();
+                    row.workload = "-";
+                    row.seg = 0;
+                    row.conns = 0;
+                    row.note.clear();
+                    std::fprintf(stderr, "rxbench: %-20s skipped: %s\n", path.c_str(), row.skipped.c_str());
+                    rows.push_back(std::move(row));
+                    dead = true;
+                    break;
+                }
+                const Stats g = stats_of(row.samples, gbps);
+                std::fprintf(stderr, "rxbench: %-20s %-10s %6u conns %8.2f Gbit/s%s%s\n", path.c_str(),
+                             row.workload.c_str(), n, g.median, row.error.empty() ? "" : "  FAILED: ",
+                             row.error.c_str());
+                rows.push_back(std::move(row));
+            }
+            if (dead) break;
+        }
+    }
+    std::printf("\n");
+}
 
 void run_kernel_paths(const Options& o, double tsc_hz, std::vector<Row>& rows) {
     Buffer buf = alloc_buf(app_buf_size);

@@ -11,17 +11,42 @@
 // one 64 KiB buffer, or peek/consume for zerocopy), timed with the TSC. CPU
 // seconds count the generator's fill time (main lcore) and the worker's drain
 // time.
+//
+// Also here: af_child_main, the rxinto side of rxinto-af_packet / rxinto-af_xdp
+// (a child process with its own EAL, polling a live net_af_packet / net_af_xdp
+// port on a veth; the parent's side is run_af_paths in kernel.cpp).
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_mbuf.h>
 
 #include "common.hpp"
 #include "feed.hpp"
+#include "rxinto/capture/rx_loop.hpp"
+#include "rxinto/config/settings.hpp"
+#include "rxinto/port/eal.hpp"
+#include "rxinto/port/ports.hpp"
+#include "rxinto/tcp/counters.hpp"
+#include "rxinto/tcp/reassembler.hpp"
 
 namespace rxbench {
 namespace {
@@ -148,6 +173,363 @@ void run_ring_paths(const Options& o, std::vector<Row>& rows) {
         }
         rows.push_back(std::move(r));
     }
+}
+
+
+// ---------------------------------------------------------------------------
+// rxinto-af_packet / rxinto-af_xdp: the child process, in the receiver's
+// network namespace (started by run_af_paths with `ip netns exec`). One EAL
+// lcore polls the port all the time; a case runs between the parent's "start"
+// and its "end": a fresh reassembler sees the handshakes, recv_into drains
+// every readable connection into one 64 KiB buffer. Commands (one line each,
+// parent -> child) and answers:
+//   start SEG CONNS -> ready        (a new reassembler; frames before it are freed)
+//   go              -> going        (baselines: CPU, allocations, PMD stats)
+//   end SENT        -> result ...   (after SENT client bytes were delivered, or
+//                                     1 s without progress; fields: see af_run)
+//   quit            (the child closes the port and the EAL and exits)
+// Allocation-free between "go" and "end": fixed buffers, no std::string.
+
+namespace {
+
+double thread_cpu_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+std::int64_t mono_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+void reply(int fd, const char* line) {
+    std::size_t off = 0;
+    const std::size_t len = std::strlen(line);
+    while (off < len) {
+        const ssize_t k = ::write(fd, line + off, len - off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return;
+        off += static_cast<std::size_t>(k);
+    }
+}
+
+/// Lines from a non-blocking fd, without allocating.
+struct LineReader {
+    int fd = -1;
+    char buf[512] = {};
+    std::size_t len = 0;
+    bool eof = false;
+    /// true and the line (NUL-terminated, no newline) in out when one is complete.
+    bool next(char (&out)[512]) {
+        while (true) {
+            for (std::size_t i = 0; i < len; ++i)
+                if (buf[i] == '\n') {
+                    std::memcpy(out, buf, i);
+                    out[i] = '\0';
+                    std::memmove(buf, buf + i + 1, len - i - 1);
+                    len -= i + 1;
+                    return true;
+                }
+            if (len == sizeof buf) len = 0;  // a line too long: dropped
+            const ssize_t k = ::read(fd, buf + len, sizeof buf - len);
+            if (k == 0) eof = true;
+            if (k <= 0) return false;
+            len += static_cast<std::size_t>(k);
+        }
+    }
+};
+
+/// The AF_PACKET sockets of this process (net_af_packet's, one per queue
+/// pair): DPDK 22.11's PMD does not read the kernel's PACKET_STATISTICS, so
+/// its ring drops (tp_drops) are read here. Reading resets them.
+std::vector<int> packet_sockets() {
+    std::vector<int> fds;
+    DIR* d = opendir("/proc/self/fd");
+    if (d == nullptr) return fds;
+    while (const dirent* e = readdir(d)) {
+        const int fd = std::atoi(e->d_name);
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d)) continue;
+        int dom = 0;
+        socklen_t l = sizeof dom;
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &l) == 0 && dom == AF_PACKET) fds.push_back(fd);
+    }
+    closedir(d);
+    return fds;
+}
+
+std::uint64_t capture_drops(const std::vector<int>& fds) {
+    std::uint64_t drops = 0;
+    for (const int fd : fds) {
+        tpacket_stats st{};
+        socklen_t l = sizeof st;
+        if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &l) == 0) drops += st.tp_drops;
+    }
+    return drops;
+}
+
+struct AfCase {
+    std::unique_ptr<rxinto::tcp::reassembler> r;
+    bool timed = false;    ///< between go and the result
+    bool ending = false;   ///< end received
+    std::uint64_t target = 0;
+    std::uint64_t c2s = 0, s2c = 0, other = 0;
+    std::uint64_t gaps = 0, gap_bytes = 0;
+    std::uint64_t frames = 0, polls = 0, empty = 0, busy = 0;
+    std::uint64_t go_tsc = 0, last_tsc = 0, end_tsc = 0, progress_tsc = 0;
+    double go_cpu = 0;
+    std::uint64_t go_allocs = 0;
+    rte_eth_stats go_stats{};
+};
+
+}  // namespace
+
+int af_child_main(int argc, char** argv) {
+    if (argc < 4) {
+        std::fprintf(stderr, "rxbench --af-child: KIND IFACE CMD_FD REPLY_FD\n");
+        return 2;
+    }
+    const std::string kind = argv[0];
+    const std::string iface = argv[1];
+    LineReader in;
+    in.fd = std::atoi(argv[2]);
+    const int out = std::atoi(argv[3]);
+    fcntl(in.fd, F_SETFL, fcntl(in.fd, F_GETFL) | O_NONBLOCK);
+
+    rxinto::config::Settings s;
+    s.eal.lcores = "0@(0-1)";  // one lcore, floating over both CPUs
+    s.eal.memory_mb = 512;
+    s.eal.in_memory = true;    // --no-shconf and a prefix of our own (pid)
+    s.eal.file_prefix = "rxbench_af";
+    s.eal.log_level = "warning";
+    s.eal.extra_args = {"--no-telemetry"};
+    rxinto::config::PortSettings p;
+    p.kind = rxinto::config::PortKind::vdev;
+    p.source = kind == "af_xdp"
+                   ? "net_af_xdp0,iface=" + iface + ",start_queue=0,queue_count=1"
+                   : "net_af_packet0,iface=" + iface + ",qpairs=1,blocksz=4096,framesz=2048,framecnt=16384";
+    p.rx_queues = 1;
+    s.ports = {p};
+    s.run.burst = 32;
+    s.mempool.reassembly_held = 16384;
+    auto args = rxinto::port::build_eal_args(s, false, {});
+    if (!args) {
+        reply(out, ("error " + args.error().message + "\n").c_str());
+        return 1;
+    }
+    auto eal = rxinto::port::eal_init(args.value(), false);
+    if (!eal) {
+        std::string m = eal.error().message;
+        for (char& c : m) c = c == '\n' ? ' ' : c;
+        reply(out, ("error EAL: " + m + "\n").c_str());
+        return 1;
+    }
+    // af_packet: rxinto's own port set-up (Ports). af_xdp: net_af_xdp wants as
+    // many tx queues as rx queues (its dev_configure says EINVAL otherwise) and
+    // Ports configures none, so the port is set up here, the same way otherwise.
+    std::uint16_t port_id = 0;
+    rte_mempool* pool = nullptr;
+    std::unique_ptr<rxinto::port::Ports> ports;
+    std::string setup;
+    auto fail = [&](const std::string& m) {
+        std::string t = m;
+        for (char& ch : t) ch = ch == '\n' ? ' ' : ch;
+        reply(out, ("error " + p.source + ": " + t + "\n").c_str());
+        if (ports) ports->close();
+        if (pool != nullptr) {
+            rte_eth_dev_stop(port_id);
+            rte_eth_dev_close(port_id);
+            rte_mempool_free(pool);
+        }
+        rxinto::port::eal_cleanup();
+        return 1;
+    };
+    if (kind != "af_xdp") {
+        auto opened = rxinto::port::Ports::open(s, 1, 1, {});
+        if (!opened) return fail(opened.error().message);
+        ports = std::make_unique<rxinto::port::Ports>(std::move(opened).value());
+        port_id = ports->ports().at(0).port_id;
+        pool = nullptr;
+        setup = "pool " + std::to_string(ports->pool_size()) + " mbufs, rxinto's port set-up";
+    } else {
+        if (rte_eth_dev_get_port_by_name("net_af_xdp0", &port_id) != 0)
+            return fail("no such ethdev after EAL start-up (is the PMD loaded?)");
+        const int sock = static_cast<int>(rte_socket_id());
+        rte_mempool* mp = rte_pktmbuf_pool_create("rxaf_pool", 32767, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+        if (mp == nullptr) return fail(std::string("mempool: ") + rte_strerror(rte_errno));
+        pool = mp;
+        rte_eth_conf conf{};
+        std::uint16_t rxd = 1024, txd = 1024;
+        int rc = rte_eth_dev_configure(port_id, 1, 1, &conf);
+        if (rc == 0) rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rxd, &txd);
+        if (rc == 0) rc = rte_eth_rx_queue_setup(port_id, 0, rxd, sock, nullptr, pool);
+        if (rc == 0) rc = rte_eth_tx_queue_setup(port_id, 0, txd, sock, nullptr);
+        if (rc == 0) rc = rte_eth_dev_start(port_id);
+        if (rc != 0) {
+            const std::string m = "configure/queue set-up/start (1 rx + 1 tx queue): " + std::string(rte_strerror(-rc));
+            rte_mempool* keep = pool;
+            pool = nullptr;  // not started: close only
+            rte_eth_dev_close(port_id);
+            rte_mempool_free(keep);
+            return fail(m);
+        }
+        rte_eth_promiscuous_enable(port_id);
+        setup = "pool 32767 mbufs, 1 rx + 1 tx queue set up by rxbench";
+    }
+    if (pool == nullptr) pool = ports->pool();
+    const std::vector<int> psocks = packet_sockets();
+    if (!psocks.empty())
+        setup += ", kernel ring drops read from " + std::to_string(psocks.size()) + " AF_PACKET socket(s)";
+    reply(out, ("hello " + p.source + ", " + setup + "\n").c_str());
+
+    const double hz = static_cast<double>(rte_get_tsc_hz());
+    const std::uint64_t check_every = static_cast<std::uint64_t>(hz / 1000);  // commands: 1 ms
+    const std::uint64_t tsc_per_us = std::max<std::uint64_t>(1, rte_get_tsc_hz() / 1'000'000ULL);
+    auto buf = feed::alloc_buffer(app_buf_size);
+    std::size_t pos = 0;
+    rxinto::capture::QueueCounters qc;
+    rxinto::capture::QueueRef q;
+    q.port_id = port_id;
+    q.counters = &qc;
+    const rxinto::tcp::port_link link{};
+    rte_mbuf* pkts[32];
+    AfCase c;
+    unsigned made = 0;
+    std::uint64_t next_check = 0;
+    char line[512];
+    bool quit = false;
+    int rc = 0;
+
+    auto drain = [&](rxinto::tcp::connection& conn) {
+        for (int d = 0; d < 2; ++d) {
+            while (true) {
+                const std::span<std::byte> room(buf.get() + pos, app_buf_size - pos);
+                const rxinto::tcp::recv_result res = c.r->recv_into(conn, d, room);
+                if (res.bytes != 0) {
+                    if (conn.client_dir == d) c.c2s += res.bytes;
+                    else if (conn.client_dir < 0) c.other += res.bytes;
+                    else c.s2c += res.bytes;
+                    pos += res.bytes;
+                    if (pos == app_buf_size) pos = 0;
+                }
+                if (res.gap != 0) {
+                    ++c.gaps;
+                    c.gap_bytes += c.r->skip_gap(conn, d);
+                    continue;
+                }
+                if (res.bytes < room.size()) break;
+            }
+        }
+    };
+
+    while (!quit) {
+        std::uint64_t bytes = 0;
+        const std::uint16_t n = rxinto::capture::receive(q, pkts, 32, bytes);
+        const std::uint64_t now = rte_rdtsc();
+        if (c.timed) {
+            ++c.polls;
+            if (n == 0) ++c.empty;
+        }
+        if (n != 0) {
+            if (c.r) {
+                const std::uint64_t before = c.c2s + c.s2c + c.other;
+                c.r->process_burst(pkts, n, link, now / tsc_per_us * 1000ULL);
+                for (const rxinto::tcp::event& ev : c.r->events())
+                    if (ev.kind == rxinto::tcp::event_kind::readable) drain(*ev.conn);
+                c.r->flush();
+                const std::uint64_t after = rte_rdtsc();
+                if (c.timed) c.busy += after - now;
+                c.frames += n;  // from "start": the handshakes included
+                if (c.c2s + c.s2c + c.other != before) c.last_tsc = c.progress_tsc = after;
+            } else {
+                rte_pktmbuf_free_bulk(pkts, n);
+            }
+        }
+        // A fresh TSC: progress_tsc may be later than `now` (set after this burst).
+        const std::uint64_t t = c.ending ? rte_rdtsc() : 0;
+        if (c.ending && (c.c2s >= c.target ||
+                         (t > c.progress_tsc && t - c.progress_tsc > static_cast<std::uint64_t>(hz)) ||
+                         t - c.end_tsc > static_cast<std::uint64_t>(10 * hz))) {
+            const std::uint64_t allocs = thread_allocs() - c.go_allocs;
+            const double cpu = thread_cpu_now() - c.go_cpu;
+            const std::uint64_t fin = rte_rdtsc();
+            const std::int64_t fin_ns = mono_ns();
+            rte_eth_stats st{};
+            rte_eth_stats_get(port_id, &st);
+            const std::uint64_t kdrops = capture_drops(psocks);
+            c.r->finish();
+            const std::uint64_t last = c.last_tsc > c.go_tsc ? c.last_tsc : c.go_tsc;
+            const double span = static_cast<double>(fin - c.go_tsc);
+            const double cpu_used = span > 0 ? cpu * static_cast<double>(last - c.go_tsc) / span : 0;
+            const std::int64_t last_ns =
+                fin_ns - static_cast<std::int64_t>(static_cast<double>(fin - last) * 1e9 / hz);
+            char res[512];
+            std::snprintf(res, sizeof res,
+                          "result %" PRId64 " %.9f %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                          " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                          " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+                          last_ns, cpu_used, c.busy, c.c2s, c.s2c + c.other, c.frames, c.polls,
+                          c.empty, allocs, st.imissed - c.go_stats.imissed,
+                          st.rx_nombuf - c.go_stats.rx_nombuf, st.ierrors - c.go_stats.ierrors,
+                          c.gaps, c.gap_bytes,
+                          c.r->counters().get(rxinto::tcp::tcp_counter::no_handshake), kdrops);
+            c.r.reset();
+            c = AfCase{};
+            reply(out, res);
+        }
+        if (now < next_check) continue;
+        next_check = now + check_every;
+        while (in.next(line)) {
+            unsigned seg = 0, conns = 0;
+            unsigned long long sent = 0;
+            if (std::sscanf(line, "start %u %u", &seg, &conns) == 2) {
+                c = AfCase{};
+                rxinto::tcp::tcp_config cfg;
+                cfg.max_flows = conns * 2 + 64;
+                cfg.max_segments = 1U << 16;
+                cfg.checksum = rxinto::tcp::checksum_mode::ignore;  // the veth leaves them to offload
+                cfg.midstream = false;  // every connection from its handshake
+                auto r = rxinto::tcp::reassembler::create(cfg, "rxaf" + std::to_string(++made), 0,
+                                                          pool, static_cast<int>(rte_socket_id()));
+                if (!r) {
+                    reply(out, ("error reassembler: " + r.error().message + "\n").c_str());
+                    continue;
+                }
+                c.r = std::move(r).value();
+                reply(out, "ready\n");
+            } else if (std::strcmp(line, "go") == 0) {
+                rte_eth_stats_get(port_id, &c.go_stats);
+                capture_drops(psocks);  // resets the kernel's counts
+                c.go_cpu = thread_cpu_now();
+                c.go_tsc = c.last_tsc = c.progress_tsc = rte_rdtsc();
+                c.go_allocs = thread_allocs();
+                c.timed = true;
+                reply(out, "going\n");
+            } else if (std::sscanf(line, "end %llu", &sent) == 1 && c.r) {
+                c.target = sent;
+                c.ending = true;
+                c.end_tsc = rte_rdtsc();
+                if (c.progress_tsc < c.end_tsc) c.progress_tsc = c.end_tsc;
+            } else if (std::strcmp(line, "quit") == 0) {
+                quit = true;
+            }
+        }
+        if (in.eof) {
+            rc = 1;  // the parent is gone
+            quit = true;
+        }
+    }
+    c.r.reset();
+    if (ports) {
+        ports->close();
+    } else {
+        rte_eth_dev_stop(port_id);
+        rte_eth_dev_close(port_id);
+        rte_mempool_free(pool);
+    }
+    rxinto::port::eal_cleanup();
+    return rc;
 }
 
 }  // namespace rxbench

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Harness test of rxbench: `rxbench --quick --json FILE` must produce, for every path, rows
 whose delivered byte counts equal the bytes sent (or a skipped row that says why), and
-exit 0. Speed is never checked: the numbers of a --quick run mean nothing.
+exit 0. rxinto-af_packet rows (rxinto on a veth next to a Linux TCP receiver) must also
+report no capture drops; as root, rxinto-af_packet must not be skipped. Speed is never
+checked: the numbers of a --quick run mean nothing.
 
 Usage: test_rxbench.py BUILD_DIR [SOURCE_DIR]
 Standard library only. Exits 0 when every check passes, 1 otherwise.
@@ -83,8 +85,19 @@ def main():
             if path.startswith("rxinto-"):
                 check(r.get("allocs_per_segment") == 0,
                       f"{name}: {r.get('allocs_per_segment')} allocations per segment")
+            if path.startswith("rxinto-af_"):
+                # A live port (a Linux TCP sender over a veth): --quick is sized so that the
+                # PMD cannot drop, and the poller saw the frames (data, ACKs, handshakes).
+                check(r.get("capture_drops") == 0, f"{name}: capture drops {r.get('capture_drops')}")
+                check(r.get("frames", 0) > 0, f"{name}: no frames counted")
     for r in rows:
         check(r.get("path") in PATHS, f"unknown path {r.get('path')}")
+    if os.geteuid() == 0:
+        # As root the veth exists, so rxinto-af_packet must have run (af_xdp may be skipped
+        # with a reason: its XDP program takes the frames from the kernel's TCP receiver).
+        check(any("skipped" not in r for r in by_path.get("rxinto-af_packet", [])),
+              "rxinto-af_packet: skipped although running as root: "
+              + str([r.get("skipped") for r in by_path.get("rxinto-af_packet", [])]))
 
     return rxtest.summary(list_failures=False)
 
