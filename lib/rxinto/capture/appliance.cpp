@@ -500,7 +500,6 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             r.workers[i]->drain = &r.drain;
         }
         r.dispatcher->staged.assign(r.workers.size(), 0);
-        r.dispatcher->per_worker.assign(r.workers.size(), 0);
     }
     std::size_t next = 0;
     for (std::size_t i = 0; i < ports.ports().size(); ++i) {

@@ -42,7 +42,6 @@ void dispatch_burst(Dispatcher& d, rte_mbuf** pkts, std::uint16_t n, net::link_t
             done += rte_ring_enqueue_burst(d.rings[w], reinterpret_cast<void**>(d.stage[w].data() + done),
                                            k - done, nullptr);
         }
-        d.per_worker[w] += done;
         d.counters.packets.add(done);
         if (done < k) {
             d.counters.ring_full.add(k - done);

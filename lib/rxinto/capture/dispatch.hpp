@@ -41,7 +41,6 @@ struct Dispatcher {
     bool lossless = false;
     const std::atomic<bool>* stop = nullptr;
     DispatchCounters counters;
-    std::vector<std::uint64_t> per_worker;    ///< packets sent to each worker (dispatcher-owned)
     /// Per-worker staging for one burst, sized at set-up (rings.size() x max_burst).
     std::vector<std::vector<rte_mbuf*>> stage;
     std::vector<std::uint16_t> staged;
