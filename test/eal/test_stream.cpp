@@ -767,6 +767,29 @@ TEST_F(Stream, MidstreamDataBeforeThePickupPointIsCounted) {
     release_all(s, e);
 }
 
+// The fuzz find of ../shared/fuzz-finds/reassembler-readable-mismatch: a frame
+// cut by the snaplen whose missing tail lies wholly before the pickup point
+// (stream offset < 0). The end of that range was computed unsigned from a
+// negative offset and wrapped to ~2^64: the reader was told of a gap of almost
+// 2^64 bytes, skipped it, and readable() and recv_into() disagreed from then on.
+TEST_F(Stream, MissingRangeBeforeThePickupPointIsNotAGap) {
+    const auto p = random_bytes(600, 16);
+    const seq32 first{0xFFFFFFF0U};
+    env_box e;
+    stream s;
+    s.anchor(first + 100, true);  // picked up at byte 100
+    s.declare_missing(first + 90, 5, e.env);  // a cut tail at [-10, -5): before offset 0
+    EXPECT_EQ(s.poll().gap, 0U);
+    EXPECT_TRUE(s.poll().would_block());
+    feed(s, e, first, p, 100, 300);
+    read_out out;
+    drain_recv_fixed(s, e, out, 7);
+    EXPECT_EQ(out.data, std::vector<std::uint8_t>(p.begin() + 100, p.begin() + 400));
+    EXPECT_TRUE(out.gaps.empty());
+    EXPECT_EQ(s.offset(), 300U);
+    release_all(s, e);
+}
+
 // ---------------------------------------------------------------------------
 // recv_into never writes past the span and never copies across a gap.
 

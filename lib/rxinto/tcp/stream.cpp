@@ -411,8 +411,13 @@ void stream::age_proof(const stream_env& env) noexcept {
 void stream::declare_missing(seq32 seq, std::uint32_t len, stream_env& env) noexcept {
     std::int64_t off = 0;
     if (!anchored_ || len == 0 || !to_offset(seq, env.limits.max_window, off)) return;
+    // Signed until it is known to lie past the read position: a range before
+    // offset 0 (a mid-stream pickup) has a negative start, and its end taken
+    // unsigned would wrap to almost 2^64 (a fuzz find: a gap of ~2^64 bytes).
+    const std::int64_t range_end = off + static_cast<std::int64_t>(len);
+    if (range_end <= static_cast<std::int64_t>(next_)) return;
     std::uint64_t a = static_cast<std::uint64_t>(std::max<std::int64_t>(off, static_cast<std::int64_t>(next_)));
-    std::uint64_t b = static_cast<std::uint64_t>(off) + len;
+    std::uint64_t b = static_cast<std::uint64_t>(range_end);
     if (fin_ != no_offset) b = std::min(b, fin_);
     if (b <= a) return;
     highest_ = std::max(highest_, b);
