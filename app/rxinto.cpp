@@ -1,13 +1,18 @@
 // rxinto: the appliance command line. Parses options, installs the signal
 // handlers, runs the appliance and turns its result into an exit code:
 // 0 ok, 2 bad usage or configuration, 1 runtime failure.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <string>
 
 #include "rxinto/capture/appliance.hpp"
 #include "rxinto/capture/pcapng_writer.hpp"
 #include "rxinto/config/cli.hpp"
+#include "rxinto/gen/pcap_gen.hpp"
 
 namespace {
 
@@ -17,6 +22,37 @@ static_assert(std::atomic<bool>::is_always_lock_free, "signal handlers need a lo
 extern "C" void on_signal(int) { g_stop.store(true); }
 // SIGHUP: every pcapng writer starts a new file at its next burst (async-signal-safe).
 extern "C" void on_hangup(int) { rxinto::capture::pcapng_writer::request_rotate_all(); }
+
+// The built-in default ([port0] pcap = generated): rxinto-gen's default
+// capture, written to $TMPDIR for the run.
+/// Writes the built-in generated capture to a temporary file, removed on destruction.
+class GeneratedCapture {
+public:
+    GeneratedCapture() = default;
+    GeneratedCapture(const GeneratedCapture&) = delete;
+    GeneratedCapture& operator=(const GeneratedCapture&) = delete;
+    ~GeneratedCapture() {
+        if (!path_.empty()) ::unlink(path_.c_str());
+    }
+    rxinto::Result<std::string> path() {
+        if (!path_.empty()) return path_;
+        const char* tmp = std::getenv("TMPDIR");
+        std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                           "/rxinto-generated-XXXXXX.pcap";
+        const int fd = ::mkstemps(tmpl.data(), 5);
+        if (fd < 0) return rxinto::make_error("generated capture: cannot create '", tmpl, "' in $TMPDIR");
+        ::close(fd);
+        path_ = tmpl;
+        auto cap = rxinto::gen::generate(rxinto::gen::default_options());
+        if (!cap) return rxinto::make_error("generated capture: ", cap.error().message);
+        if (auto st = rxinto::gen::write_pcap(cap.value(), path_); !st)
+            return rxinto::make_error("generated capture: ", st.error().message);
+        return path_;
+    }
+
+private:
+    std::string path_;
+};
 
 }  // namespace
 
@@ -51,6 +87,8 @@ int main(int argc, char** argv) {
 
     rxinto::capture::RunOptions opt;
     opt.stop_requested = &g_stop;
+    GeneratedCapture generated;
+    opt.generated_capture = [&generated] { return generated.path(); };
     auto summary = rxinto::capture::run(cli->settings, opt);
     if (!summary) {
         std::fprintf(stderr, "rxinto: %s\n", summary.error().message.c_str());

@@ -8,7 +8,8 @@
 // checked (a violation traps, which libFuzzer reports as a crash).
 //
 // Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined
-//        -I lib test/fuzz/fuzz_parse.cpp lib/rxinto/net/parse.cpp
+//        -I lib/rxinto/net/include -I lib/rxinto/base/include \
+//        test/fuzz/fuzz_parse.cpp lib/rxinto/net/parse.cpp
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

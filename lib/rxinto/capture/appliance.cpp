@@ -23,7 +23,6 @@
 #include "rxinto/capture/replay.hpp"
 #include "rxinto/capture/rx_loop.hpp"
 #include "rxinto/capture/tcp_sink.hpp"
-#include "rxinto/gen/pcap_gen.hpp"
 #include "rxinto/port/eal.hpp"
 #include "rxinto/port/ports.hpp"
 #include "rxinto/stats/telemetry.hpp"  // telemetry
@@ -31,35 +30,6 @@
 namespace rxinto::capture {
 
 namespace {
-
-/// Writes the built-in generated capture to a temporary file, removed on destruction.
-class GeneratedCapture {
-public:
-    GeneratedCapture() = default;
-    GeneratedCapture(const GeneratedCapture&) = delete;
-    GeneratedCapture& operator=(const GeneratedCapture&) = delete;
-    ~GeneratedCapture() {
-        if (!path_.empty()) ::unlink(path_.c_str());
-    }
-    Result<std::string> path() {
-        if (!path_.empty()) return path_;
-        const char* tmp = std::getenv("TMPDIR");
-        std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                           "/rxinto-generated-XXXXXX.pcap";
-        const int fd = ::mkstemps(tmpl.data(), 5);
-        if (fd < 0) return make_error("generated capture: cannot create '", tmpl, "' in $TMPDIR");
-        ::close(fd);
-        path_ = tmpl;
-        auto cap = gen::generate(gen::default_options());
-        if (!cap) return make_error("generated capture: ", cap.error().message);
-        if (auto st = gen::write_pcap(cap.value(), path_); !st)
-            return make_error("generated capture: ", st.error().message);
-        return path_;
-    }
-
-private:
-    std::string path_;
-};
 
 struct ReplayPort {
     std::size_t index = 0;
@@ -310,7 +280,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     if (auto v = config::validate(s); !v) return std::move(v).error();
 
     // Captures to replay: learn their packet counts before EAL starts.
-    GeneratedCapture generated;
+    std::string generated;  // the built-in capture, written once by opt.generated_capture
     std::vector<std::string> pcap_paths(s.ports.size());
     std::vector<ReplayPort> replays;
     std::vector<stats::CaptureStats> captures;
@@ -321,9 +291,15 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         const auto& p = s.ports[i];
         if (p.kind != config::PortKind::pcap) continue;
         if (p.source == config::generated_pcap) {
-            auto path = generated.path();
-            if (!path) return std::move(path).error();
-            pcap_paths[i] = path.value();
+            if (generated.empty()) {
+                if (!opt.generated_capture)
+                    return make_error("port ", std::to_string(i),
+                                      ": no built-in capture in this program: give a capture file");
+                auto path = opt.generated_capture();
+                if (!path) return std::move(path).error();
+                generated = path.value();
+            }
+            pcap_paths[i] = generated;
         } else {
             pcap_paths[i] = p.source;
         }

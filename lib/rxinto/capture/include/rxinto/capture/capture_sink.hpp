@@ -12,7 +12,7 @@
 #include "rxinto/capture/filter.hpp"
 #include "rxinto/capture/pcapng_writer.hpp"
 #include "rxinto/capture/rx_loop.hpp"
-#include "rxinto/stats/counter.hpp"
+#include "rxinto/base/counter.hpp"
 
 namespace rxinto::capture {
 

@@ -98,7 +98,7 @@
 
 #include "rxinto/base/result.hpp"
 #include "rxinto/capture/rx_loop.hpp"
-#include "rxinto/stats/counter.hpp"
+#include "rxinto/base/counter.hpp"
 
 struct rte_mbuf;
 struct rte_mempool;

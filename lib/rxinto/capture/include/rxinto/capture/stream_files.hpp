@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "rxinto/base/result.hpp"
-#include "rxinto/stats/counter.hpp"
+#include "rxinto/base/counter.hpp"
 #include "rxinto/tcp/reassembler.hpp"
 
 namespace rxinto::capture {

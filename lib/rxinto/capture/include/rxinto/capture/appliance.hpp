@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <functional>
+#include <string>
 
 #include "rxinto/base/result.hpp"
 #include "rxinto/config/settings.hpp"
@@ -18,6 +20,10 @@ struct RunOptions {
     const std::atomic<bool>* stop_requested = nullptr;
     /// Progress lines and one-time notes go here (stderr by default).
     std::FILE* progress_out = stderr;
+    /// Writes the built-in capture that a port with source "generated" replays
+    /// and returns its path (the generator is not part of the library: the
+    /// rxinto program brings it). Null: such a port is an error.
+    std::function<Result<std::string>()> generated_capture;
 };
 
 /// Runs until the replayed captures end, the duration passes or a stop is

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "rxinto/stats/counter.hpp"
+#include "rxinto/base/counter.hpp"
 
 namespace rxinto::tcp {
 

@@ -13,7 +13,7 @@
 
 #include <rte_common.h>
 
-#include "rxinto/stats/counter.hpp"
+#include "rxinto/base/counter.hpp"
 
 struct rte_mbuf;
 struct rte_ring;

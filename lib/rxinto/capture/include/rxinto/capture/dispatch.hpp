@@ -17,7 +17,7 @@
 
 #include "rxinto/capture/rx_loop.hpp"
 #include "rxinto/net/parse.hpp"
-#include "rxinto/stats/counter.hpp"
+#include "rxinto/base/counter.hpp"
 
 struct rte_ring;
 
