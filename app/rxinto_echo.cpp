@@ -37,29 +37,31 @@ struct echo_files {
 
 class echo final : public rxinto::tcp::listener {
 public:
-    echo(rxinto::tcp::reassembler& r, std::string dir) : r_(r), dir_(std::move(dir)) {}
+    explicit echo(std::string dir) : dir_(std::move(dir)) {}
 
     /// Reads everything readable in one direction: bytes, then a gap, then bytes...
-    void drain(rxinto::tcp::connection& c, int d) noexcept {
-        auto* files = static_cast<echo_files*>(c.user);
-        if (files == nullptr) c.user = files = new (std::nothrow) echo_files();
+    void drain(rxinto::tcp::connection& c, rxinto::flow::direction d) noexcept {
+        auto* files = c.user.get<echo_files>();  // the cookie is typed: only an echo_files comes back
+        if (files == nullptr) c.user.set(files = new (std::nothrow) echo_files());
         if (files == nullptr) return;
+        rxinto::tcp::stream& s = c.in(d);
+        std::FILE*& f = files->f[rxinto::flow::index_of(d)];
         for (;;) {
-            const rxinto::tcp::recv_result res = r_.recv_into(c, d, buf_);
+            const rxinto::tcp::recv_result res = s.recv_into(buf_);  // one copy, never past buf_
             if (res.bytes != 0) {
-                if (files->f[d] == nullptr) {
-                    const std::string path = dir_ + "/" + std::to_string(c.id) + "-" + c.label(d) + ".bin";
-                    files->f[d] = std::fopen(path.c_str(), "w");
+                if (f == nullptr) {
+                    const std::string path = dir_ + "/" + std::to_string(c.id()) + "-" + c.label(d) + ".bin";
+                    f = std::fopen(path.c_str(), "w");
                 }
-                if (files->f[d] != nullptr) std::fwrite(buf_.data(), 1, res.bytes, files->f[d]);
+                if (f != nullptr) std::fwrite(buf_.data(), 1, res.bytes, f);
                 bytes_ += res.bytes;
             }
             if (res.gap != 0) {
                 std::fprintf(stderr, "conn %llu %s: gap of %llu bytes at offset %llu\n",
-                             static_cast<unsigned long long>(c.id), c.label(d),
+                             static_cast<unsigned long long>(c.id()), c.label(d),
                              static_cast<unsigned long long>(res.gap),
-                             static_cast<unsigned long long>(c.dir[d].offset()));
-                r_.skip_gap(c, d);
+                             static_cast<unsigned long long>(s.offset()));
+                s.skip_gap();  // out of band: the gap is never filled
                 continue;
             }
             if (res.bytes == 0) break;  // nothing more now (or the end, said on release)
@@ -68,13 +70,12 @@ public:
 
     /// The last moment to read a connection: after this its buffers are reused.
     void on_release(rxinto::tcp::connection& c) noexcept override {
-        drain(c, 0);
-        drain(c, 1);
-        if (auto* files = static_cast<echo_files*>(c.user)) {
+        for (rxinto::flow::direction d : rxinto::flow::both_directions) drain(c, d);
+        if (auto* files = c.user.get<echo_files>()) {
             for (auto* f : files->f)
                 if (f != nullptr) std::fclose(f);
             delete files;
-            c.user = nullptr;
+            c.user.reset();
         }
         ++connections_;
     }
@@ -83,7 +84,6 @@ public:
     [[nodiscard]] unsigned long long connections() const noexcept { return connections_; }
 
 private:
-    rxinto::tcp::reassembler& r_;
     std::string dir_;
     std::array<std::byte, 64 * 1024> buf_{};  // the application's one buffer
     unsigned long long bytes_ = 0;
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
             port::eal_cleanup();
             return 1;
         }
-        echo app(**r, out);
+        echo app(out);
         (*r)->set_listener(&app);
 
         // 4. The loop: a burst in, its readable connections drained, buffers freed.
@@ -175,10 +175,9 @@ int main(int argc, char** argv) {
             if (n != 0) {
                 received += n;
                 (*r)->process_burst(pkts, n, link, rte_rdtsc() / (hz / 1000000) * 1000);
-                for (const tcp::event& e : (*r)->events()) {
-                    if (e.conn == nullptr || e.kind == tcp::event_kind::opened) continue;
-                    app.drain(*e.conn, 0);
-                    app.drain(*e.conn, 1);
+                for (const tcp::event& e : (*r)->events()) {  // once per connection and kind
+                    if (e.kind != tcp::event_kind::readable) continue;
+                    for (flow::direction d : flow::both_directions) app.drain(*e.conn, d);
                 }
                 (*r)->flush();
             }

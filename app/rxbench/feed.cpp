@@ -626,10 +626,11 @@ private:
             drain_zc(c);
             return;
         }
-        for (int d = 0; d < 2; ++d) {
+        for (rxinto::flow::direction d : rxinto::flow::both_directions) {
+            rxinto::tcp::stream& s = c.in(d);
             while (true) {
                 const std::span<std::byte> room(buf + pos_, app_buf_size - pos_);
-                const rxinto::tcp::recv_result res = r->recv_into(c, d, room);
+                const rxinto::tcp::recv_result res = s.recv_into(room);
                 ++reads;
                 if (res.bytes != 0) {
                     if (verify) check(c, d, room.first(res.bytes));
@@ -639,7 +640,7 @@ private:
                 }
                 if (res.gap != 0) {
                     ++gaps;
-                    gap_bytes += r->skip_gap(c, d);
+                    gap_bytes += s.skip_gap();
                     continue;
                 }
                 if (res.bytes < room.size()) break;
@@ -649,16 +650,17 @@ private:
     /// Zero copy: the application gets views of the bytes in the mbufs, reads
     /// one byte of each view (so that the view is not free), and consumes them.
     void drain_zc(rxinto::tcp::connection& c) noexcept {
-        for (int d = 0; d < 2; ++d) {
+        for (rxinto::flow::direction d : rxinto::flow::both_directions) {
+            rxinto::tcp::stream& s = c.in(d);
             while (true) {
                 std::span<const std::byte> views[16];
-                const std::size_t n = r->peek(c, d, views);
+                const std::size_t n = s.peek(views);
                 ++reads;
                 if (n == 0) {
-                    const rxinto::tcp::recv_result st = c.dir[d].poll();
+                    const rxinto::tcp::recv_result st = s.poll();
                     if (st.gap != 0) {
                         ++gaps;
-                        gap_bytes += r->skip_gap(c, d);
+                        gap_bytes += s.skip_gap();
                         continue;
                     }
                     break;
@@ -668,15 +670,16 @@ private:
                     total += views[i].size();
                     touched ^= static_cast<unsigned>(views[i][0]);
                 }
-                r->consume(c, d, total);
+                s.consume(total);
                 delivered += total;
             }
         }
     }
-    void check(const rxinto::tcp::connection& c, int d, std::span<const std::byte> got) noexcept {
+    void check(const rxinto::tcp::connection& c, rxinto::flow::direction d,
+               std::span<const std::byte> got) noexcept {
         // Endpoint a is the client (10.x.x.x sorts below 192.168.0.1): data goes a -> b.
-        const std::uint32_t flow = get32(c.key.addr_a.data()) - client_ip(0);
-        if (d != 0 || c.key.ip_version != 4 || flow >= nflows) {
+        const std::uint32_t flow = get32(c.key().addr_a.data()) - client_ip(0);
+        if (d != rxinto::flow::direction::a2b || c.key().ip_version != 4 || flow >= nflows) {
             ++foreign;
             return;
         }

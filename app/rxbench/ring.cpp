@@ -402,20 +402,21 @@ int af_child_main(int argc, char** argv) {
     int rc = 0;
 
     auto drain = [&](rxinto::tcp::connection& conn) {
-        for (int d = 0; d < 2; ++d) {
+        for (rxinto::flow::direction d : rxinto::flow::both_directions) {
+            rxinto::tcp::stream& st = conn.in(d);
             while (true) {
                 const std::span<std::byte> room(buf.get() + pos, app_buf_size - pos);
-                const rxinto::tcp::recv_result res = c.r->recv_into(conn, d, room);
+                const rxinto::tcp::recv_result res = st.recv_into(room);
                 if (res.bytes != 0) {
-                    if (conn.client_dir == d) c.c2s += res.bytes;
-                    else if (conn.client_dir < 0) c.other += res.bytes;
+                    if (conn.client() == d) c.c2s += res.bytes;
+                    else if (!conn.client()) c.other += res.bytes;
                     else c.s2c += res.bytes;
                     pos += res.bytes;
                     if (pos == app_buf_size) pos = 0;
                 }
                 if (res.gap != 0) {
                     ++c.gaps;
-                    c.gap_bytes += c.r->skip_gap(conn, d);
+                    c.gap_bytes += st.skip_gap();
                     continue;
                 }
                 if (res.bytes < room.size()) break;

@@ -242,11 +242,13 @@ public:
     void on_open(tcp::connection& c) noexcept override {
         recs.emplace_back();
         conn_rec& rec = recs.back();
-        rec.id = c.id;
-        rec.midstream = c.midstream;
-        for (int d = 0; d < 2; ++d)
-            c.endpoints(d, rec.dir[d].src, rec.dir[d].sport, rec.dir[d].dst, rec.dir[d].dport);
-        c.user = &rec;
+        rec.id = c.id();
+        rec.midstream = c.midstream();
+        for (flow::direction d : flow::both_directions) {
+            dir_rec& dr = rec.dir[flow::index_of(d)];
+            c.endpoints(d, dr.src, dr.sport, dr.dst, dr.dport);
+        }
+        c.user.set(&rec);
         live.push_back(&c);
     }
     void on_readable(tcp::connection& c) noexcept override {
@@ -257,28 +259,40 @@ public:
     }
     void on_release(tcp::connection& c) noexcept override {
         drain(c);
-        auto* rec = static_cast<conn_rec*>(c.user);
+        auto* rec = c.user.get<conn_rec>();
+        if (rec == nullptr) {
+            ADD_FAILURE() << "connection " << c.id() << " released without its record (no on_open?)";
+            return;
+        }
         rec->released = true;
-        rec->client_dir = c.client_dir;
-        rec->midstream = c.midstream;
-        for (int d = 0; d < 2; ++d) rec->dir[d].conflicts = c.dir[d].overlap_conflicts();
+        rec->client_dir = c.client() ? static_cast<std::int8_t>(flow::index_of(*c.client())) : std::int8_t{-1};
+        rec->midstream = c.midstream();
+        for (flow::direction d : flow::both_directions)
+            rec->dir[flow::index_of(d)].conflicts = c.in(d).overlap_conflicts();
         live.erase(std::remove(live.begin(), live.end(), &c), live.end());
-        c.user = nullptr;
+        c.user.reset();
     }
     void drain_all() {
         for (tcp::connection* c : live) drain(*c);
     }
     void drain(tcp::connection& c) noexcept {
-        auto* rec = static_cast<conn_rec*>(c.user);
-        for (int d = 0; d < 2; ++d) {
-            dir_rec& out = rec->dir[d];
+        auto* rec = c.user.get<conn_rec>();
+        if (rec == nullptr) {
+            ADD_FAILURE() << "connection " << c.id() << " read before on_open";
+            return;
+        }
+        for (flow::direction d : flow::both_directions) {
+            dir_rec& out = rec->dir[flow::index_of(d)];
+            tcp::stream& s = c.in(d);
             for (;;) {
-                const tcp::recv_result res = r->recv_into(c, d, buf_);
+                const std::uint64_t readable = s.readable();
+                const tcp::recv_result res = s.recv_into(buf_);
+                if (res.bytes != std::min<std::uint64_t>(readable, buf_.size())) ADD_FAILURE() << "recv_into copied " << res.bytes << " of " << readable << " readable bytes";
                 const auto* p = reinterpret_cast<const std::uint8_t*>(buf_.data());
                 out.data.insert(out.data.end(), p, p + res.bytes);
                 if (res.gap != 0) {
-                    out.gaps.emplace_back(c.dir[d].offset(), res.gap);
-                    r->skip_gap(c, d);
+                    out.gaps.emplace_back(s.offset(), res.gap);
+                    s.skip_gap();
                     continue;
                 }
                 if (res.end != tcp::end_reason::none) {

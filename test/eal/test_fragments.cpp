@@ -44,59 +44,13 @@ using namespace rxinto;
 using namespace rxinto::tcp;
 using namespace rxinto::eal_test;
 
-// ---------------------------------------------------------------------------
-// Guarded allocation of the reassembler's rte_ip_frag_death_row: DPDK writes
-// into it without bounds checks, from uninstrumented code (ASan does not see
-// it), so the allocation gets a guard zone that is checked when it is freed.
+// GCC 12 at -O3 takes std::vector::data() after a sized construction for a
+// possible null in the frame builders below (false positives of
+// -Wnull-dereference once operator new is the library's).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#endif
 
-namespace {
-constexpr std::size_t guard_bytes = 64 * 1024;
-constexpr unsigned char guard_fill = 0xA5;
-bool g_guard_tripped = false;
-std::size_t g_guarded = 0;  // death rows allocated with a guard
-
-struct guard_head {
-    std::size_t magic;
-    std::size_t size;
-    std::size_t pad[2];  // keeps the user block 16-byte aligned
-};
-constexpr std::size_t guard_magic = 0x6775617264656421ULL;
-
-void* alloc_block(std::size_t n) noexcept {
-    if (n != sizeof(rte_ip_frag_death_row)) {
-        // Plain blocks carry a header too, so that delete can tell them apart.
-        auto* h = static_cast<guard_head*>(std::malloc(sizeof(guard_head) + (n == 0 ? 1 : n)));
-        if (h == nullptr) return nullptr;
-        h->magic = 0;
-        h->size = n;
-        return h + 1;
-    }
-    auto* h = static_cast<guard_head*>(std::malloc(sizeof(guard_head) + n + guard_bytes));
-    if (h == nullptr) return nullptr;
-    h->magic = guard_magic;
-    h->size = n;
-    std::memset(reinterpret_cast<unsigned char*>(h + 1) + n, guard_fill, guard_bytes);
-    ++g_guarded;
-    return h + 1;
-}
-
-void free_block(void* p) noexcept {
-    if (p == nullptr) return;
-    guard_head* h = static_cast<guard_head*>(p) - 1;
-    if (h->magic == guard_magic) {
-        const unsigned char* g = static_cast<const unsigned char*>(p) + h->size;
-        for (std::size_t i = 0; i < guard_bytes; ++i)
-            if (g[i] != guard_fill) {
-                g_guard_tripped = true;
-                break;
-            }
-    }
-    std::free(h);
-}
-
-}  // namespace
-
-RXT_REPLACE_GLOBAL_NEW(alloc_block, free_block)
 
 namespace {
 
@@ -544,19 +498,15 @@ TEST_F(Fragments, LargeBurstOfDroppedFragmentsStaysInsideTheDeathRow) {
         cv.id = static_cast<std::uint16_t>(7000 + i / 2);
         frames.push_back(frag4(cv.c2s_segment(B), {{0, 104}, {104, 116}})[0]);
     }
-    const std::size_t guarded_before = g_guarded;
-    g_guard_tripped = false;
-    {
-        tcp_config cfg;
-        cfg.frag_max_datagrams = 1024;
-        harness h(cfg);
-        ASSERT_NE(h.r, nullptr);
-        ASSERT_GT(g_guarded, guarded_before) << "the death row was not allocated as the test expects";
-        h.feed(frames, n);
-        EXPECT_EQ(h.count(tcp_counter::ip_fragments), 2 * n);
-        h.finish_and_check_pool(pool_size);
-    }
-    EXPECT_FALSE(g_guard_tripped) << "rte_ip_frag wrote past the end of the death row";
+    tcp_config cfg;
+    cfg.frag_max_datagrams = 1024;
+    harness h(cfg);
+    ASSERT_NE(h.r, nullptr);
+    ASSERT_NE(h.r->fragments(), nullptr);
+    h.feed(frames, n);
+    EXPECT_EQ(h.count(tcp_counter::ip_fragments), 2 * n);
+    EXPECT_TRUE(h.r->fragments()->death_row_guard_intact()) << "rte_ip_frag wrote past the end of the death row";
+    h.finish_and_check_pool(pool_size);
 }
 
 TEST_F(Fragments, Ipv6FragmentAfterAnotherExtensionHeaderIsDropped) {

@@ -646,12 +646,12 @@ public:
             if (c != nullptr) drain(*c);
     }
     void drain(connection& c) noexcept {
-        for (int d = 0; d < 2; ++d)
-            for (;;) {
-                const recv_result res = r->recv_into(c, d, buf_);
+        for (flow::direction d : flow::both_directions)
+            for (stream& s = c.in(d);;) {
+                const recv_result res = s.recv_into(buf_);
                 bytes += res.bytes;
                 if (res.gap != 0) {
-                    gaps += r->skip_gap(c, d);
+                    gaps += s.skip_gap();
                     continue;
                 }
                 if (res.bytes == 0) break;

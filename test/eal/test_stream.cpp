@@ -26,6 +26,7 @@
 #include <rte_ring.h>
 
 #include "rxinto/tcp/stream.hpp"
+#include "stream_rx.hpp"  // white-box: the worker side (lib/rxinto/tcp)
 
 #include "eal_helpers.hpp"
 
@@ -87,7 +88,7 @@ rte_mbuf* make_pkt(std::span<const std::uint8_t> data, std::uint32_t hdr = 0, un
 
 /// A worker's shared state for one stream under test.
 struct env_box {
-    segment_pool segs{65536};
+    segment_pool segs{65536, SOCKET_ID_ANY};
     mbuf::drop_list drops;
     tcp_counters counters;
     stream_env env;
@@ -101,9 +102,32 @@ struct env_box {
     [[nodiscard]] std::uint64_t get(tcp_counter c) const { return counters.get(c); }
 };
 
+/// The stream under test: the application's calls (stream) and the worker's
+/// (stream_rx) side by side, as one object attached to the env it runs in.
+struct tstream : stream {
+    explicit tstream(env_box& e) { stream_rx(*this).attach(e.env); }
+    stream_rx rx() noexcept { return stream_rx(*this); }
+    void anchor(seq32 first, bool midstream) noexcept { rx().anchor(first, midstream); }
+    bool reanchor(seq32 first) noexcept { return rx().reanchor(first); }
+    void confirm() noexcept { rx().confirm(); }
+    void insert(seq32 seq, std::uint32_t len, rte_mbuf* m, std::uint32_t off, stream_env&) noexcept {
+        rx().insert(seq, len, m, off);
+    }
+    void on_fin(seq32 seq, stream_env&) noexcept { rx().on_fin(seq); }
+    void on_peer_ack(seq32 seq, stream_env&) noexcept { rx().on_peer_ack(seq); }
+    void declare_missing(seq32 seq, std::uint32_t len, stream_env&) noexcept { rx().declare_missing(seq, len); }
+    void tick(stream_env&) noexcept { rx().tick(); }
+    [[nodiscard]] bool in_window(seq32 seq, std::uint32_t window) noexcept { return rx().in_window(seq, window); }
+    void end(end_reason r, stream_env&) noexcept { rx().end(r); }
+    void release(stream_env&) noexcept { rx().release(); }
+    recv_result recv_into(std::span<std::byte> b, stream_env&) noexcept { return stream::recv_into(b); }
+    std::uint64_t skip_gap(stream_env&) noexcept { return stream::skip_gap(); }
+    void consume(std::uint64_t n, stream_env&) noexcept { stream::consume(n); }
+};
+
 /// Inserts stream bytes [off, off + len) of `bytes` (indexed by stream offset)
 /// as one packet, sequence numbers relative to `first` (the seq of offset 0).
-void feed(stream& s, env_box& e, seq32 first, std::span<const std::uint8_t> bytes, std::uint64_t off,
+void feed(tstream& s, env_box& e, seq32 first, std::span<const std::uint8_t> bytes, std::uint64_t off,
           std::uint32_t len, unsigned nsegs = 1, std::uint32_t hdr = 0, std::uint64_t split_seed = 0) {
     rte_mbuf* m = make_pkt(bytes.subspan(off, len), hdr, nsegs, split_seed);
     ASSERT_NE(m, nullptr) << "test pool exhausted";
@@ -113,13 +137,13 @@ void feed(stream& s, env_box& e, seq32 first, std::span<const std::uint8_t> byte
 
 /// The peer's ACK of everything before `seq`, followed by the packets of grace
 /// (limits.ack_grace_packets) after which a hole it proves becomes a gap.
-void ack(stream& s, env_box& e, seq32 seq) {
+void ack(tstream& s, env_box& e, seq32 seq) {
     s.on_peer_ack(seq, e.env);
     for (std::uint32_t i = 0; i <= e.env.limits.ack_grace_packets; ++i) s.tick(e.env);
 }
 
 /// Releases the stream, flushes, and checks that every mbuf and segment came back.
-void release_all(stream& s, env_box& e) {
+void release_all(tstream& s, env_box& e) {
     s.release(e.env);
     e.drops.flush();
     EXPECT_EQ(e.segs.used(), 0U);
@@ -142,7 +166,7 @@ constexpr std::byte guard_byte{0xA5};
 /// (guard region), exactly min(span, readable) bytes copied (so never across a
 /// gap), offset() advanced by the bytes copied. Gaps are recorded and skipped.
 template <class SizeFn>
-void drain_recv(stream& s, env_box& e, read_out& out, SizeFn size_of) {
+void drain_recv(tstream& s, env_box& e, read_out& out, SizeFn size_of) {
     static std::vector<std::byte> buf(65536 + guard_len);
     for (unsigned i = 0;; ++i) {
         const std::size_t n = std::min<std::size_t>(size_of(i), 65536);
@@ -176,13 +200,13 @@ void drain_recv(stream& s, env_box& e, read_out& out, SizeFn size_of) {
     e.drops.flush();
 }
 
-void drain_recv_fixed(stream& s, env_box& e, read_out& out, std::size_t n) {
+void drain_recv_fixed(tstream& s, env_box& e, read_out& out, std::size_t n) {
     drain_recv(s, e, out, [n](unsigned) { return n; });
 }
 
 /// Reads with peek()/consume(): up to max_views views at a time, consuming a
 /// seeded part of what was peeked (partial views included).
-void drain_peek(stream& s, env_box& e, read_out& out, std::size_t max_views, rng& r) {
+void drain_peek(tstream& s, env_box& e, read_out& out, std::size_t max_views, rng& r) {
     std::array<std::span<const std::byte>, 16> views{};
     max_views = std::min(max_views, views.size());
     for (;;) {
@@ -285,7 +309,7 @@ TEST_P(StreamWrap, ShuffledSegmentsHoleAndFinAcrossTheWrap) {
     r.shuffle(segs);
 
     env_box e;
-    stream s;
+    tstream s{e};
     s.anchor(first, false);
     for (const auto& [off, len] : segs) feed(s, e, first, payload, off, len);
     EXPECT_EQ(e.get(tcp_counter::out_of_window), 0U);
@@ -358,7 +382,7 @@ TEST_F(Stream, PermutationsDeliverThePayloadExactly) {
                         break;
                     }
                     env_box e(policy);
-                    stream s;
+                    tstream s{e};
                     s.anchor(first, false);
                     read_out out;
                     for (const auto& [off, len] : plan) {
@@ -422,7 +446,7 @@ TEST_F(Stream, OverlapCasesFirstAndLastPolicy) {
                 std::vector<int> model(500, -1);
                 const seq32 first{0xFFFFFFC0U};
                 env_box e(policy);
-                stream s;
+                tstream s{e};
                 s.anchor(first, false);
                 for (const auto& [from, to] : c.held) {
                     feed(s, e, first, held_bytes, from, static_cast<std::uint32_t>(to - from), 2, 14, from);
@@ -467,7 +491,7 @@ TEST_F(Stream, LastPolicyNeverRewritesDeliveredBytes) {
         std::vector<std::uint8_t> a(300, 'a'), b(300, 'b');
         const seq32 first{0x7FFFFFF0U};
         env_box e(policy);
-        stream s;
+        tstream s{e};
         s.anchor(first, false);
         feed(s, e, first, a, 0, 200);
         read_out out;
@@ -492,7 +516,7 @@ TEST_F(Stream, PeerAckBeyondAHoleGivesAGapAtTheExactOffset) {
     const auto p = random_bytes(4000, 7);
     const seq32 first{0xFFFFFE00U};
     env_box e;
-    stream s;
+    tstream s{e};
     s.anchor(first, false);
     feed(s, e, first, p, 0, 1000);
     feed(s, e, first, p, 2000, 1000);
@@ -536,7 +560,7 @@ TEST_F(Stream, AckProvenHoleWaitsForTheGracePeriod) {
         lim.ack_grace_packets = grace;
         const seq32 first{0xFFFFFFFFU};
         env_box e(overlap_policy::first, lim);
-        stream s;
+        tstream s{e};
         s.anchor(first, false);
         feed(s, e, first, p, 0, 1000);
         feed(s, e, first, p, 2000, 1000);
@@ -569,7 +593,7 @@ TEST_F(Stream, EofWithHolesGivesGapsUpToTheHighestByte) {
     const auto p = random_bytes(5000, 8);
     const seq32 first{0};
     env_box e;
-    stream s;
+    tstream s{e};
     s.anchor(first, false);
     feed(s, e, first, p, 100, 900);    // [0,100) never seen
     feed(s, e, first, p, 1500, 500);   // [1000,1500) never seen
@@ -593,7 +617,7 @@ TEST_F(Stream, MaxOooBytesDeclaresTheHoleAGap) {
     lim.max_ooo_bytes = 4000;
     const seq32 first{0xFFFFFFFFU};
     env_box e(overlap_policy::first, lim);
-    stream s;
+    tstream s{e};
     s.anchor(first, false);
     feed(s, e, first, p, 0, 1000);
     for (std::uint64_t off = 2000; off < 6000; off += 1000) feed(s, e, first, p, off, 1000);  // 4000 held past a hole
@@ -624,7 +648,7 @@ TEST_F(Stream, EarlyFinKeepsDataBeforeItAndDropsDataAfterIt) {
     for (bool straddle : {false, true}) {
         SCOPED_TRACE(straddle ? "a segment straddles the FIN" : "segments end at the FIN");
         env_box e;
-        stream s;
+        tstream s{e};
         s.anchor(first, false);
         s.on_fin(first + 4000, e.env);  // reordered: the FIN before the data
         EXPECT_TRUE(s.fin_seen());
@@ -651,7 +675,7 @@ TEST_F(Stream, FinWithAHoleBeforeItBecomesAGapAtTheEnd) {
     const auto p = random_bytes(3000, 11);
     const seq32 first{5};
     env_box e;
-    stream s;
+    tstream s{e};
     s.anchor(first, false);
     feed(s, e, first, p, 0, 1000);
     feed(s, e, first, p, 2000, 500);
@@ -672,7 +696,7 @@ TEST_F(Stream, RstEndsTheStreamAndLaterDataIsDropped) {
     const auto p = random_bytes(5000, 12);
     const seq32 first{0x80000000U};
     env_box e;
-    stream s;
+    tstream s{e};
     s.anchor(first, false);
     feed(s, e, first, p, 0, 1000);
     feed(s, e, first, p, 2000, 1000);
@@ -700,7 +724,7 @@ TEST_F(Stream, KeepAliveAndZeroWindowProbeDoNotCorrupt) {
         SCOPED_TRACE(policy == overlap_policy::first ? "first" : "last");
         const seq32 first{0xFFFFFFFEU};
         env_box e(policy);
-        stream s;
+        tstream s{e};
         s.anchor(first, false);
         feed(s, e, first, p, 0, 1000);
         read_out out;
@@ -734,7 +758,7 @@ TEST_F(Stream, OutOfWindowAndEmptySegmentsAreDropped) {
     const auto p = random_bytes(2000, 14);
     const seq32 first{0x12345678U};
     env_box e;
-    stream s;
+    tstream s{e};
     s.anchor(first, false);
     feed(s, e, first, p, 0, 0);  // no payload
     rte_mbuf* m = make_pkt(std::span(p).first(100));
@@ -750,21 +774,84 @@ TEST_F(Stream, OutOfWindowAndEmptySegmentsAreDropped) {
     release_all(s, e);
 }
 
-TEST_F(Stream, MidstreamDataBeforeThePickupPointIsCounted) {
+TEST_F(Stream, MidstreamStartMovesBackToEarlierDataUntilConfirmed) {
     const auto p = random_bytes(2000, 15);
     const seq32 first{0xFFFFFF00U};
     env_box e;
-    stream s;
+    tstream s{e};
+    s.anchor(first + 1000, true);  // picked up at byte 1000: provisional
+    feed(s, e, first, p, 1000, 500);
+    EXPECT_EQ(s.readable(), 0U) << "nothing is readable before in-order evidence";
+    EXPECT_TRUE(s.poll().would_block());
+    feed(s, e, first, p, 0, 1000);  // the first segment seen was out of order: the start moves back
+    EXPECT_EQ(e.get(tcp_counter::pickup_moved_back), 1U);
+    s.on_peer_ack(first + 1500, e.env);  // the peer's ACK: in-order evidence, the start is final
+    EXPECT_EQ(s.readable(), 1500U);
+    feed(s, e, first, p, 800, 400);  // a retransmission inside the stream: a duplicate
+    EXPECT_EQ(e.get(tcp_counter::before_stream_start), 0U);
+    read_out out;
+    drain_recv_fixed(s, e, out, 1448);
+    EXPECT_EQ(out.data, std::vector<std::uint8_t>(p.begin(), p.begin() + 1500));
+    EXPECT_TRUE(out.gaps.empty()) << gaps_text(out.gaps);
+    EXPECT_TRUE(s.midstream());
+    release_all(s, e);
+}
+
+TEST_F(Stream, MidstreamDataBeforeAConfirmedStartIsCounted) {
+    const auto p = random_bytes(2000, 15);
+    const seq32 first{0xFFFFFF00U};
+    env_box e;
+    tstream s{e};
     s.anchor(first + 1000, true);  // picked up at byte 1000
     feed(s, e, first, p, 1000, 500);
-    feed(s, e, first, p, 0, 1000);   // wholly before the pickup point
-    feed(s, e, first, p, 800, 400);  // straddles it
+    s.on_peer_ack(first + 1000, e.env);  // the peer expects byte 1000: the start is right
+    feed(s, e, first, p, 0, 1000);   // wholly before the start: not part of the stream
+    feed(s, e, first, p, 800, 400);  // straddles it: the part from 1000 is
     EXPECT_EQ(e.get(tcp_counter::before_stream_start), 1U);
+    EXPECT_EQ(e.get(tcp_counter::pickup_moved_back), 0U);
     read_out out;
     drain_recv_fixed(s, e, out, 1448);
     EXPECT_EQ(out.data, std::vector<std::uint8_t>(p.begin() + 1000, p.begin() + 1500));
-    EXPECT_TRUE(s.midstream());
     release_all(s, e);
+}
+
+TEST_F(Stream, MidstreamPeerAckBeforeTheFirstByteMovesTheStartBack) {
+    const auto p = random_bytes(2000, 17);
+    const seq32 first{0x7FFFFF00U};
+    env_box e;
+    tstream s{e};
+    s.anchor(first + 1000, true);
+    feed(s, e, first, p, 1000, 500);
+    s.on_peer_ack(first + 600, e.env);  // the peer still waits for byte 600: the stream goes on before
+    EXPECT_EQ(e.get(tcp_counter::pickup_moved_back), 1U);
+    EXPECT_EQ(s.readable(), 0U);  // [600, 1000) is a hole at the front now
+    feed(s, e, first, p, 600, 400);
+    read_out out;
+    drain_recv_fixed(s, e, out, 999);
+    EXPECT_EQ(out.data, std::vector<std::uint8_t>(p.begin() + 600, p.begin() + 1500));
+    release_all(s, e);
+}
+
+TEST_F(Stream, MidstreamStartIsConfirmedByTheGraceOrTheEnd) {
+    const auto p = random_bytes(2000, 18);
+    const seq32 first{0x100U};
+    for (bool by_grace : {true, false}) {
+        SCOPED_TRACE(by_grace ? "grace" : "end");
+        stream_limits lim;
+        lim.ack_grace_packets = by_grace ? 3 : stream_limits::no_grace_limit;
+        env_box e(overlap_policy::first, lim);
+        tstream s{e};
+        s.anchor(first + 500, true);  // a one-sided capture: no ACK will come
+        feed(s, e, first, p, 500, 500);
+        for (int i = 0; i < 3; ++i) s.tick(e.env);
+        EXPECT_EQ(s.readable(), by_grace ? 500U : 0U);
+        s.end(end_reason::eof, e.env);
+        read_out out;
+        drain_recv_fixed(s, e, out, 1448);
+        EXPECT_EQ(out.data, std::vector<std::uint8_t>(p.begin() + 500, p.begin() + 1000));
+        EXPECT_EQ(out.end, end_reason::eof);
+        release_all(s, e);
+    }
 }
 
 // The fuzz find of ../shared/fuzz-finds/reassembler-readable-mismatch: a frame
@@ -776,8 +863,9 @@ TEST_F(Stream, MissingRangeBeforeThePickupPointIsNotAGap) {
     const auto p = random_bytes(600, 16);
     const seq32 first{0xFFFFFFF0U};
     env_box e;
-    stream s;
+    tstream s{e};
     s.anchor(first + 100, true);  // picked up at byte 100
+    s.on_peer_ack(first + 100, e.env);  // the start is confirmed
     s.declare_missing(first + 90, 5, e.env);  // a cut tail at [-10, -5): before offset 0
     EXPECT_EQ(s.poll().gap, 0U);
     EXPECT_TRUE(s.poll().would_block());
@@ -799,7 +887,7 @@ TEST_F(Stream, RecvIntoBufferSizesWithGuardRegion) {
         SCOPED_TRACE("buffer " + std::to_string(bs));
         const seq32 first{0xFFFF0000U};
         env_box e;
-        stream s;
+        tstream s{e};
         s.anchor(first, false);
         rng r{bs};
         auto segs = cut(bs == 1 ? 20000 : p.size(), 1, 1448, r);
@@ -841,7 +929,7 @@ TEST_F(Stream, PeekConsumeGivesTheSameBytesAsRecvInto) {
         for (bool use_peek : {false, true}) {
             const seq32 first{0xFFFFFFF0U};
             env_box e;
-            stream s;
+            tstream s{e};
             s.anchor(first, false);
             rng r{views};
             auto segs = cut(p.size(), 100, 1448, r);
@@ -869,7 +957,7 @@ TEST_F(Stream, PeekViewsStayValidUntilTheStreamChanges) {
     const auto p = random_bytes(5000, 18);
     const seq32 first{0x7FFFFF00U};
     env_box e;
-    stream s;
+    tstream s{e};
     s.anchor(first, false);
     feed(s, e, first, p, 0, 1000, 3, 10, 1);  // one segment over three mbufs: three views
     feed(s, e, first, p, 1000, 1000, 1, 54, 2);
@@ -935,7 +1023,7 @@ TEST_F(Stream, ChainedMbufsInRecvPeekAndOverlapComparison) {
                              std::to_string(segs_a) + " mbufs, copy in " + std::to_string(segs_b));
                 const seq32 first{0xFFFFFFFFU - 500U};
                 env_box e(policy);
-                stream s;
+                tstream s{e};
                 s.anchor(first, false);
                 // Held: [1000, 2000) over segs_a mbufs; same-byte copy [500, 2500) over segs_b.
                 feed(s, e, first, p, 1000, 1000, segs_a, 33, segs_a * 7 + segs_b);
@@ -971,7 +1059,7 @@ TEST_F(Stream, SegmentCapDropsAndDeclaresAGapButInOrderDataFlows) {
     lim.max_segments = 8;
     const seq32 first{0};
     env_box e(overlap_policy::first, lim);
-    stream s;
+    tstream s{e};
     s.anchor(first, false);
     // Eight segments held past a hole [0, 1000): the cap is reached.
     for (std::uint64_t off = 1000; off < 9000; off += 1000) feed(s, e, first, p, off, 1000);
@@ -1000,9 +1088,9 @@ TEST_F(Stream, SegmentPoolExhaustionDropsAndReturnsEveryMbuf) {
     for (auto policy : {overlap_policy::first, overlap_policy::last}) {
         const seq32 first{0xFFFFFFF0U};
         env_box e(policy);
-        segment_pool tiny(4);
+        segment_pool tiny(4, SOCKET_ID_ANY);
         e.env.pool = &tiny;
-        stream s;
+        tstream s{e};
         s.anchor(first, false);
         for (std::uint64_t off = 1000; off < 9000; off += 1000) feed(s, e, first, p, off, 1000);
         feed(s, e, first, p, 500, 3000, 2, 0, 1);  // would need pieces: pool empty
@@ -1096,10 +1184,10 @@ void run_property_case(const property_case& pc, bool use_peek) {
     stream_limits lim;
     lim.max_segments = 65536;
     env_box e(pc.policy, lim);
-    stream s;
+    tstream s{e};
     s.anchor(first, false);
     struct release_guard {  // every mbuf goes back, whichever way this returns
-        stream& s;
+        tstream& s;
         env_box& e;
         ~release_guard() {
             s.release(e.env);

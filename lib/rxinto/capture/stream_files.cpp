@@ -36,22 +36,24 @@ stream_files::stream_files(std::shared_ptr<stream_index> index, tcp::reassembler
 stream_files::~stream_files() = default;
 
 stream_files::conn_files* stream_files::files_of(tcp::connection& c) noexcept {
-    if (c.user == nullptr) c.user = new (std::nothrow) conn_files();
-    return static_cast<conn_files*>(c.user);
+    if (c.user.empty()) c.user.set(new (std::nothrow) conn_files());
+    return c.user.get<conn_files>();
 }
 
-void stream_files::drain(tcp::connection& c, int d) noexcept {
+void stream_files::drain(tcp::connection& c, flow::direction dd) noexcept {
     conn_files* cf = files_of(c);
     if (cf == nullptr) {
         errors_.add();
         return;
     }
+    const auto d = flow::index_of(dd);
     direction& dir = cf->d[d];
+    tcp::stream& s = c.in(dd);
     for (;;) {
-        const tcp::recv_result r = r_->recv_into(c, d, buf_);
+        const tcp::recv_result r = s.recv_into(buf_);
         if (r.bytes != 0) {
             if (dir.f == nullptr && dir.file.empty()) {
-                dir.file = std::to_string(c.id) + "-" + c.label(d) + ".bin";
+                dir.file = std::to_string(c.id()) + "-" + c.label(dd) + ".bin";
                 dir.f = std::fopen((index_->dir() + "/" + dir.file).c_str(), "w");
                 if (dir.f == nullptr) errors_.add();
             }
@@ -60,12 +62,12 @@ void stream_files::drain(tcp::connection& c, int d) noexcept {
         }
         if (r.gap != 0) {
             // Adjacent gaps (declared in steps) are one gap to the reader.
-            const std::uint64_t at = c.dir[d].offset();
+            const std::uint64_t at = s.offset();
             if (!dir.gaps.empty() && dir.gaps.back().first + dir.gaps.back().second == at)
                 dir.gaps.back().second += r.gap;
             else
                 dir.gaps.emplace_back(at, r.gap);
-            r_->skip_gap(c, d);
+            s.skip_gap();
             continue;
         }
         if (r.end != tcp::end_reason::none) dir.end = r.end;
@@ -75,25 +77,25 @@ void stream_files::drain(tcp::connection& c, int d) noexcept {
 
 void stream_files::drain_events() noexcept {
     for (const tcp::event& e : r_->events()) {
-        if (e.conn == nullptr || e.kind == tcp::event_kind::opened) continue;
-        drain(*e.conn, 0);
-        drain(*e.conn, 1);
+        if (e.kind != tcp::event_kind::readable) continue;
+        drain(*e.conn, flow::direction::a2b);
+        drain(*e.conn, flow::direction::b2a);
     }
 }
 
 void stream_files::on_release(tcp::connection& c) noexcept {
-    drain(c, 0);
-    drain(c, 1);
+    drain(c, flow::direction::a2b);
+    drain(c, flow::direction::b2a);
     conn_files* cf = files_of(c);
     if (cf == nullptr) return;
     // Both directions get a line, in a stable order: the client's first when known.
-    const int first = c.client_dir >= 0 ? c.client_dir : c.first_dir;
-    for (int k = 0; k < 2; ++k) {
-        const int d = k == 0 ? first : 1 - first;
+    const flow::direction first = c.client().value_or(c.first());
+    for (flow::direction dd : {first, flow::opposite(first)}) {
+        const auto d = flow::index_of(dd);
         direction& dir = cf->d[d];
         if (dir.file.empty()) {
             // No byte delivered: an empty file keeps every index line pointing at one.
-            dir.file = std::to_string(c.id) + "-" + c.label(d) + ".bin";
+            dir.file = std::to_string(c.id()) + "-" + c.label(dd) + ".bin";
             dir.f = std::fopen((index_->dir() + "/" + dir.file).c_str(), "w");
             if (dir.f == nullptr) errors_.add();
         }
@@ -101,19 +103,19 @@ void stream_files::on_release(tcp::connection& c) noexcept {
         dir.f = nullptr;
         std::string src, dst;
         std::uint16_t sport = 0, dport = 0;
-        c.endpoints(d, src, sport, dst, dport);
-        const tcp::stream& s = c.dir[d];
+        c.endpoints(dd, src, sport, dst, dport);
+        const tcp::stream& s = c.in(dd);
         tcp::end_reason end = dir.end != tcp::end_reason::none ? dir.end : s.ended();
         stats::JsonWriter j;
         j.begin_object();
-        j.value("conn", c.id);
-        j.value("dir", c.label(d));
+        j.value("conn", c.id());
+        j.value("dir", c.label(dd));
         j.value("src", src);
         j.value("sport", std::uint64_t{sport});
         j.value("dst", dst);
         j.value("dport", std::uint64_t{dport});
         j.begin_array("vlan");
-        for (std::size_t i = 0; i < c.key.vlan_count; ++i) j.element(std::uint64_t{c.key.vlan[i]});
+        for (std::size_t i = 0; i < c.key().vlan_count; ++i) j.element(std::uint64_t{c.key().vlan[i]});
         j.end_array();
         j.value("file", dir.file);
         j.value("bytes", s.delivered());
@@ -132,7 +134,7 @@ void stream_files::on_release(tcp::connection& c) noexcept {
         index_->append(j.str() + "\n");
     }
     delete cf;
-    c.user = nullptr;
+    c.user.reset();
 }
 
 }  // namespace rxinto::capture

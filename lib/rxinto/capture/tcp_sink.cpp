@@ -53,12 +53,13 @@ void TcpSink::drain() noexcept {
     // readable is consumed at once (zero copy), gaps are skipped, so that no
     // buffer is held for a reader that does not exist.
     for (const tcp::event& e : r_->events()) {
-        if (e.conn == nullptr || e.kind == tcp::event_kind::opened) continue;
-        for (int d = 0; d < 2; ++d) {
+        if (e.kind != tcp::event_kind::readable) continue;
+        for (flow::direction d : flow::both_directions) {
+            tcp::stream& s = e.conn->in(d);
             for (;;) {
-                const std::uint64_t n = e.conn->dir[d].readable();
-                if (n != 0) r_->consume(*e.conn, d, n);
-                if (r_->skip_gap(*e.conn, d) == 0 && n == 0) break;
+                const std::uint64_t n = s.readable();
+                if (n != 0) s.consume(n);
+                if (s.skip_gap() == 0 && n == 0) break;
             }
         }
     }

@@ -33,6 +33,8 @@ const char* to_string(tcp_counter c) noexcept {
     case tcp_counter::ip_fragments: return "ip_fragments";
     case tcp_counter::ip_reassembled: return "ip_reassembled";
     case tcp_counter::wrong_worker: return "wrong_worker";
+    case tcp_counter::pickup_moved_back: return "pickup_moved_back";
+    case tcp_counter::events_dropped: return "events_dropped";
     case tcp_counter::count_: break;
     }
     return "unknown";

@@ -67,7 +67,7 @@ private:
     struct conn_files {
         direction d[2];
     };
-    void drain(tcp::connection& c, int d) noexcept;
+    void drain(tcp::connection& c, flow::direction d) noexcept;
     conn_files* files_of(tcp::connection& c) noexcept;
 
     std::shared_ptr<stream_index> index_;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -34,10 +35,20 @@ struct alignas(8) flow_key {
 };
 static_assert(sizeof(flow_key) == 48, "flow_key must have no implicit padding");
 
-/// Direction of a packet relative to its key: 0 = a -> b, 1 = b -> a.
+/// Direction of a packet relative to its key: a -> b or b -> a, `a` being the
+/// endpoint that compares lower. Indexes per-direction arrays (index_of()).
+enum class direction : std::uint8_t { a2b = 0, b2a = 1 };
+
+[[nodiscard]] constexpr direction opposite(direction d) noexcept {
+    return d == direction::a2b ? direction::b2a : direction::a2b;
+}
+[[nodiscard]] constexpr std::size_t index_of(direction d) noexcept { return static_cast<std::size_t>(d); }
+/// Both directions, a2b first: `for (direction d : both_directions)`.
+inline constexpr direction both_directions[] = {direction::a2b, direction::b2a};
+
 struct keyed_packet {
     flow_key key;
-    std::uint8_t dir = 0;
+    direction dir = direction::a2b;
 };
 
 /// Builds the normalised key of a parsed TCP packet.
@@ -45,7 +56,7 @@ struct keyed_packet {
     keyed_packet k;
     const int c = std::memcmp(m.src_addr.data(), m.dst_addr.data(), 16);
     const bool src_is_a = c < 0 || (c == 0 && m.src_port <= m.dst_port);
-    k.dir = src_is_a ? 0 : 1;
+    k.dir = src_is_a ? direction::a2b : direction::b2a;
     k.key.addr_a = src_is_a ? m.src_addr : m.dst_addr;
     k.key.addr_b = src_is_a ? m.dst_addr : m.src_addr;
     k.key.port_a = src_is_a ? m.src_port : m.dst_port;
@@ -55,6 +66,12 @@ struct keyed_packet {
         k.key.vlan[i] = m.vlans[i].vid();
     k.key.ip_version = m.ip_version;
     return k;
+}
+
+/// The flow table's hash of a key (CRC32C, as rte_hash_crc): computed once
+/// per packet, used for the lookup, the insertion and the removal.
+[[nodiscard]] inline std::uint32_t key_hash(const flow_key& k) noexcept {
+    return rte_hash_crc(&k, sizeof k, 0);
 }
 
 /// The software dispatch hash (capture/dispatch.hpp): the normalised address

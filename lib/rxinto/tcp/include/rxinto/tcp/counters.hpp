@@ -38,6 +38,8 @@ enum class tcp_counter : std::uint8_t {
     ip_fragments,            ///< IP fragments taken in for reassembly
     ip_reassembled,          ///< datagrams rebuilt from fragments
     wrong_worker,            ///< software dispatch sent the packet to another worker than its flow's
+    pickup_moved_back,       ///< a provisional mid-stream start moved back to earlier data or an ACK
+    events_dropped,          ///< events that did not fit the event list (bursts above max_burst)
     count_
 };
 

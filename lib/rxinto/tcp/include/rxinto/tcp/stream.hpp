@@ -1,31 +1,30 @@
-// One direction of a TCP connection: the byte stream rebuilt from packet buffers.
+// One direction of a TCP connection, as the application reads it.
 //
-// Segments are kept as references to the mbufs they arrived in (an offset and a
-// length into each): nothing is copied until the application reads. Offsets are
-// 64-bit stream offsets (0 = the first byte after the ISN, or the first byte
-// seen when the stream was picked up mid-way); sequence numbers are mapped onto
-// them relative to the stream's current position with RFC 1982 arithmetic, so
-// wrapping at 2^32 needs no special case anywhere below.
+// The bytes are held as references to the packet buffers they arrived in
+// (nothing is copied until the application reads): recv_into() copies the
+// next in-order bytes into the caller's buffer, once, never past its end and
+// never across a gap; peek()/consume() give views of the packet buffers
+// instead (zero copy). Gaps (bytes that were never captured) are out of band:
+// the reader learns their offset and length and steps over them with
+// skip_gap(); they are never filled.
 //
-// Ownership (DESIGN.md "Buffer ownership"): insert() takes one reference of the
-// mbuf whatever happens; a segment split into pieces holds one reference per
-// piece (rte_mbuf_refcnt_update); every reference leaves through the worker's
-// drop_list, freed in bulk once per burst.
+// Offsets are 64-bit stream offsets: 0 is the first byte after the ISN, or
+// the first byte seen when the stream was picked up mid-way.
 //
-// Lcore: a stream belongs to one worker and is used on that worker's lcore only
-// (the application reads on the same lcore, between bursts).
+// This type is the application's side only. What the worker does to a stream
+// (insert segments, FIN, RST, ACK-proven holes...) is private to the
+// reassembler (lib/rxinto/tcp/stream_rx.hpp).
+//
+// Lcore: a stream belongs to one worker; the application reads it on that
+// worker's lcore, between bursts (from events or listener callbacks), and
+// until the listener's on_release() for its connection has returned.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <vector>
 
 #include "rxinto/base/seq32.hpp"
-#include "rxinto/mbuf/drop_list.hpp"
-#include "rxinto/tcp/counters.hpp"
-
-struct rte_mbuf;
 
 namespace rxinto::tcp {
 
@@ -43,59 +42,16 @@ struct stream_limits {
     std::uint64_t max_ooo_bytes = 8ULL << 20;   ///< bytes held past a hole before it becomes a gap
     std::uint32_t max_window = 1U << 30;        ///< farthest a segment may land ahead (RFC 7323 §2.3)
     /// Packets of the connection to wait, after an ACK proved a hole, before the
-    /// hole becomes a gap: a capture taken at several points (or several queues)
-    /// can show the ACK before the data it acknowledges.
+    /// hole becomes a gap (a capture taken at several points or on several
+    /// queues can show the ACK before the data it acknowledges, and a late
+    /// retransmission may still bring the bytes). The same grace confirms a
+    /// provisional mid-stream start. no_grace_limit: no limit by packets (the
+    /// hole waits for the end of the stream, a cap, pool pressure, an idle
+    /// timeout or the time grace): what a file replay uses.
     std::uint32_t ack_grace_packets = 32;
-};
-
-/// A piece of a stream: `len` bytes at stream offset `off`, found `pkt_off`
-/// bytes into the packet data of `m` (which may be a chain).
-struct segment {
-    std::uint64_t off = 0;
-    std::uint32_t len = 0;
-    std::uint32_t pkt_off = 0;
-    rte_mbuf* m = nullptr;
-    segment* prev = nullptr;
-    segment* next = nullptr;
-    [[nodiscard]] std::uint64_t end() const noexcept { return off + len; }
-};
-
-/// Fixed pool of segment nodes, allocated once per worker (control path) so
-/// that the per-packet path never allocates. Nodes are found by the lists they
-/// are on, never searched.
-class segment_pool {
-public:
-    explicit segment_pool(std::size_t n);
-    [[nodiscard]] segment* alloc() noexcept {
-        segment* s = free_;
-        if (s != nullptr) {
-            free_ = s->next;
-            ++used_;
-        }
-        return s;
-    }
-    void free(segment* s) noexcept {
-        s->next = free_;
-        free_ = s;
-        --used_;
-    }
-    [[nodiscard]] std::size_t used() const noexcept { return used_; }
-    [[nodiscard]] std::size_t capacity() const noexcept { return slab_.size(); }
-
-private:
-    std::vector<segment> slab_;
-    segment* free_ = nullptr;
-    std::size_t used_ = 0;
-};
-
-/// What a stream needs from its worker: shared per-worker state.
-struct stream_env {
-    segment_pool* pool = nullptr;
-    mbuf::drop_list* drops = nullptr;
-    tcp_counters* counters = nullptr;
-    stream_limits limits{};
-    overlap_policy policy = overlap_policy::first;
-    bool pool_pressure = false;  ///< mempool below its low-water mark this burst
+    static constexpr std::uint32_t no_grace_limit = UINT32_MAX;
+    /// The same in nanoseconds of packet time; 0: no limit by time.
+    std::uint64_t ack_grace_ns = 0;
 };
 
 /// Result of recv_into() / the state at the read position.
@@ -108,60 +64,30 @@ struct recv_result {
     }
 };
 
-class stream {
+struct segment;     // a held piece of the stream (stream_rx.hpp)
+struct stream_env;  // the worker's segment pool, drop list and counters (stream_rx.hpp)
+
+// 64: a cache line (rte_common.h's RTE_CACHE_LINE_SIZE on x86 and most ARM).
+class alignas(64) stream {
 public:
-    // ---- worker side ----------------------------------------------------
-
-    [[nodiscard]] bool anchored() const noexcept { return anchored_; }
-    [[nodiscard]] bool midstream() const noexcept { return midstream_; }
-    /// Offset 0 is `first` (ISN + 1 after a SYN, or the first byte seen).
-    void anchor(seq32 first, bool midstream) noexcept;
-    /// Moves offset 0 to `first` (a SYN that arrived after data of a stream
-    /// picked up mid-way). Only while nothing was read; false otherwise.
-    bool reanchor(seq32 first, const stream_env& env) noexcept;
-
-    /// Adds payload [seq, seq + len) found pkt_off bytes into m. Takes one
-    /// reference of m in every case.
-    void insert(seq32 seq, std::uint32_t len, rte_mbuf* m, std::uint32_t pkt_off,
-                stream_env& env) noexcept;
-
-    /// The FIN's sequence number (seq of the FIN segment + its payload length).
-    void on_fin(seq32 fin_seq, stream_env& env) noexcept;
-    /// The peer acknowledged everything before `ack`: holes below it were on
-    /// the wire but not captured, and become gaps once limits.ack_grace_packets
-    /// more packets of the connection have not filled them (see tick()).
-    void on_peer_ack(seq32 ack, stream_env& env) noexcept;
-    /// [seq, seq + len) is known to be missing (the tail of a frame cut by the
-    /// capture's snaplen): when the reader reaches it and no copy of those bytes
-    /// came, it is a gap at once; other holes are not affected.
-    void declare_missing(seq32 seq, std::uint32_t len, stream_env& env) noexcept;
-    /// One packet of the connection went by: ages ACK-proven holes.
-    void tick(const stream_env& env) noexcept {
-        if (proof_ > declared_) age_proof(env);
-    }
-    /// Is seq acceptable for a RST (within the window around the position)?
-    [[nodiscard]] bool in_window(seq32 seq, std::uint32_t window) const noexcept;
-    /// Ends the stream (rst, timeout, evicted, eof): every hole up to the
-    /// highest byte seen becomes a gap. A stream whose FIN was seen ends with fin.
-    void end(end_reason r, stream_env& env) noexcept;
-    /// Frees every held segment (connection released).
-    void release(stream_env& env) noexcept;
-
-    // ---- application side (same lcore) ----------------------------------
+    stream() = default;
+    stream(const stream&) = delete;
+    stream& operator=(const stream&) = delete;
 
     /// Copies the next in-order bytes into buf: never more than buf holds,
-    /// never across a gap. Never blocks, allocates or throws.
-    recv_result recv_into(std::span<std::byte> buf, stream_env& env) noexcept;
+    /// never across a gap. Never blocks, allocates or throws. The buffers of
+    /// the bytes read are freed at the end of the burst (or at flush()).
+    recv_result recv_into(std::span<std::byte> buf) noexcept;
     /// The state at the read position without reading.
     [[nodiscard]] recv_result poll() const noexcept;
     /// Skips the gap at the read position; returns its length (0 if none).
-    std::uint64_t skip_gap(stream_env& env) noexcept;
+    std::uint64_t skip_gap() noexcept;
     /// Views of the next in-order bytes, in order, into `out`; returns how many
     /// views were filled. Valid until the next call that changes this stream
-    /// (insert, consume, recv_into, skip_gap, end, release).
+    /// (a burst, recv_into, consume, skip_gap, the connection's release).
     std::size_t peek(std::span<std::span<const std::byte>> out) const noexcept;
-    /// Releases the first n in-order bytes (n <= readable()).
-    void consume(std::uint64_t n, stream_env& env) noexcept;
+    /// Releases the first n in-order bytes (at most readable()).
+    void consume(std::uint64_t n) noexcept;
 
     /// Read position (stream offset of the next byte to read).
     [[nodiscard]] std::uint64_t offset() const noexcept { return next_; }
@@ -169,62 +95,67 @@ public:
     [[nodiscard]] std::uint64_t readable() const noexcept { return contig_ - next_; }
     [[nodiscard]] std::uint64_t held_bytes() const noexcept { return held_bytes_; }
     [[nodiscard]] std::uint32_t held_segments() const noexcept { return nseg_; }
+    /// Bytes read so far (recv_into or consume).
     [[nodiscard]] std::uint64_t delivered() const noexcept { return delivered_; }
     [[nodiscard]] std::uint64_t gap_bytes() const noexcept { return gap_bytes_; }
     [[nodiscard]] std::uint32_t gap_count() const noexcept { return gap_count_; }
+    /// Overlapping bytes that differed from the copy kept.
     [[nodiscard]] std::uint64_t overlap_conflicts() const noexcept { return conflicts_; }
     [[nodiscard]] end_reason ended() const noexcept { return end_; }
     [[nodiscard]] bool fin_seen() const noexcept { return fin_ != no_offset; }
+    [[nodiscard]] bool anchored() const noexcept { return anchored_; }
+    /// Picked up without its SYN: offset 0 is the first byte seen.
+    [[nodiscard]] bool midstream() const noexcept { return midstream_; }
     /// The stream is over: ended, and everything before the end was read.
-    [[nodiscard]] bool finished() const noexcept { return end_ != end_reason::none && next_ >= end_off_; }
+    [[nodiscard]] bool finished() const noexcept {
+        return end_ != end_reason::none && next_ >= end_off_;
+    }
 
 private:
+    friend class stream_rx;
     static constexpr std::uint64_t no_offset = UINT64_MAX;
 
-    /// Stream offset of seq relative to the read position; false when it is
-    /// not comparable or more than max_window away.
-    [[nodiscard]] bool to_offset(seq32 seq, std::uint32_t max_window, std::int64_t& off) const noexcept;
-    void link_before(segment* s, segment* before) noexcept;
-    void unlink(segment* s) noexcept;
-    void drop_segment(segment* s, stream_env& env) noexcept;
-    void extend_contig() noexcept;
+    void advance(std::uint64_t n) noexcept;
     void recompute_contig() noexcept;
-    void declare_gap_until(std::uint64_t until) noexcept;
-    void resolve_pressure(stream_env& env) noexcept;
-    void insert_first(std::uint64_t s, std::uint64_t e, rte_mbuf* m, std::uint32_t pkt_off,
-                      stream_env& env) noexcept;
-    void insert_last(std::uint64_t s, std::uint64_t e, rte_mbuf* m, std::uint32_t pkt_off,
-                     stream_env& env) noexcept;
-    void advance(std::uint64_t n, stream_env& env) noexcept;
-    void age_proof(const stream_env& env) noexcept;
+    void extend_contig() noexcept;
 
+    // First cache line: what every packet of the connection and every read touch.
+    stream_env* env_ = nullptr;
+    seq32 base_{};                 ///< sequence number of offset 0
     bool anchored_ = false;
     bool midstream_ = false;
+    /// A mid-stream start not yet confirmed by in-order evidence: nothing is
+    /// readable, and earlier data moves offset 0 back.
+    bool provisional_ = false;
     end_reason end_ = end_reason::none;
-    seq32 base_{};                 ///< sequence number of offset 0
+    std::uint8_t nmissing_ = 0;
     std::uint64_t next_ = 0;       ///< read position
     std::uint64_t contig_ = 0;     ///< end of the contiguous bytes held from next_
+    segment* head_ = nullptr;
+    segment* tail_ = nullptr;
+    segment* contig_seg_ = nullptr;  ///< last segment of the contiguous run from next_, or null
+    std::uint64_t fin_ = no_offset;
+    // Second cache line: holes, proofs and caps (inserts and ACKs).
+    std::uint64_t end_off_ = no_offset;
+    std::uint64_t highest_ = 0;    ///< end of the highest byte seen
     std::uint64_t declared_ = 0;   ///< holes below this are gaps
     std::uint64_t proof_ = 0;      ///< ACK-proven end whose grace period is running
     std::uint64_t pending_ = 0;    ///< highest ACK-proven end seen
+    std::uint64_t proof_ns_ = 0;   ///< packet time when proof_ was set
+    std::uint64_t held_bytes_ = 0;
     std::uint32_t proof_age_ = 0;  ///< packets since proof_ was set
+    std::uint32_t nseg_ = 0;
+    // Cold (third and fourth lines).
+    std::uint64_t delivered_ = 0;
+    std::uint64_t gap_bytes_ = 0;
+    std::uint64_t conflicts_ = 0;
+    std::uint32_t gap_count_ = 0;
+    std::uint32_t start_age_ = 0;  ///< packets since a provisional start was made
+    std::uint64_t start_ns_ = 0;   ///< packet time when it was made
     /// Ranges known to be missing (snaplen-cut tails), oldest first. A fixed
     /// handful: when more are outstanding, the oldest becomes a declared gap.
     static constexpr std::size_t max_missing = 4;
     std::uint64_t missing_[max_missing][2] = {};
-    std::uint8_t nmissing_ = 0;
-    std::uint64_t highest_ = 0;    ///< end of the highest byte seen
-    std::uint64_t fin_ = no_offset;
-    std::uint64_t end_off_ = no_offset;
-    segment* head_ = nullptr;
-    segment* tail_ = nullptr;
-    segment* contig_seg_ = nullptr;  ///< last segment of the contiguous run from next_, or null
-    std::uint32_t nseg_ = 0;
-    std::uint32_t gap_count_ = 0;
-    std::uint64_t held_bytes_ = 0;
-    std::uint64_t delivered_ = 0;
-    std::uint64_t gap_bytes_ = 0;
-    std::uint64_t conflicts_ = 0;
 };
 
 }  // namespace rxinto::tcp
