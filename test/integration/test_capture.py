@@ -414,17 +414,17 @@ def run_cases(tmp):
                     bad.append((i, g.caplen, g.origlen, w.caplen, w.origlen))
             check(not bad, f"{name}: every frame equal to the input, in order (snaplen {snap}); "
                            f"{len(bad)} differ, first {bad[:3]}")
+            # A replay keeps each packet's own time, as tcpdump -r -w does.
             ts = [g.ts_ns for g in got]
-            check(all(t0 - 10**9 <= t <= t1 + 10**9 for t in ts),
-                  f"{name}: EPB timestamps are the wall-clock time of writing "
-                  f"(first {ts[:1]}, run {t0}..{t1}; input {old_start})")
-            check(all(a <= b for a, b in zip(ts, ts[1:])), f"{name}: EPB timestamps never go back")
+            # (to the microsecond: DPDK's net_pcap hands record times over in µs)
+            check([t // 1000 for t in ts] == [w.ts_ns // 1000 for w in want],
+                  f"{name}: EPB timestamps are the capture's own (first {ts[:1]}, input {[w.ts_ns for w in want[:1]]})")
             c = stats["capture"]
             size = os.path.getsize(files[0][2])
             check((c["packets"], c["bytes"], c["files"], c["file_bytes"]) ==
                   (len(want), sum(w.origlen for w in want), 1, size),
                   f"{name}: capture stats {c} == ({len(want)} packets, wire bytes, 1 file, {size} bytes)")
-            check(c["write_errors"] == c["copy_failures"] == c["open_failures"] == 0,
+            check(c["write_errors"] == c["ring_full"] == c["open_failures"] == 0,
                   f"{name}: no capture errors {c}")
             check(stats["drops"].get("capture_write_failed") == 0, f"{name}: no capture_write_failed")
 
@@ -545,8 +545,8 @@ def run_cases(tmp):
             check(rc == 0 and len(counts) == len(files) and sum(counts) == c["packets"],
                   f"sighup: capinfos counts {counts} sum == capture.packets {c['packets']}")
             check(all(n > 0 for n in counts), f"sighup: packets in every file {counts}")
-        check(c["packets"] + c["write_errors"] + c["copy_failures"] == st["rx_packets"],
-              f"sighup: written + write errors + copy failures == rx {c} rx {st['rx_packets']}")
+        check(c["packets"] + c["write_errors"] + c["ring_full"] == st["rx_packets"],
+              f"sighup: written + write errors + ring full == rx {c} rx {st['rx_packets']}")
         for _, _, path in files:
             os.unlink(path)  # hundreds of MB: not kept until the end
 
@@ -622,11 +622,11 @@ def run_cases(tmp):
             check(c["write_errors"] > 0, f"disk full: capture.write_errors > 0 {c}")
             check(stats["drops"].get("capture_write_failed", 0) > 0,
                   f"disk full: drops.capture_write_failed > 0 ({stats['drops'].get('capture_write_failed')})")
-            check(c["packets"] + c["write_errors"] + c["copy_failures"] == len(frames),
-                  f"disk full: written + write errors + copy failures == input {len(frames)} ({c})")
+            check(c["packets"] + c["write_errors"] + c["ring_full"] == len(frames),
+                  f"disk full: written + write errors + ring full == input {len(frames)} ({c})")
             check(stats["drops"].get("capture_write_failed") == c["write_errors"] and
-                  stats["drops"].get("capture_copy_failed") == c["copy_failures"],
-                  "disk full: drops.capture_write_failed/capture_copy_failed == capture.write_errors/copy_failures")
+                  stats["drops"].get("capture_ring_full") == c["ring_full"],
+                  "disk full: drops.capture_write_failed/capture_ring_full == capture.write_errors/ring_full")
             files = capture_files(mnt, "full")
             check(len(files) >= 1, f"disk full: a file was written ({os.listdir(mnt)})")
             got = read_files_checked("disk full", files)

@@ -826,8 +826,10 @@ def load_rx(outdir):
         for line in f:
             if line.strip():
                 r = json.loads(line)
-                with open(os.path.join(outdir, r["file"]), "rb") as g:
-                    r["_data"] = g.read()
+                r["_data"] = b""  # a direction without a byte has no file (file: null)
+                if r["file"] is not None:
+                    with open(os.path.join(outdir, r["file"]), "rb") as g:
+                        r["_data"] = g.read()
                 r["_key"] = dkey(r["src"], r["sport"], r["dst"], r["dport"])
                 rx.append(r)
     return rx

@@ -19,9 +19,14 @@
 #include "rxinto/capture/capture_sink.hpp"
 #include "rxinto/capture/dispatch.hpp"
 #include "rxinto/capture/filter.hpp"
+#include "rxinto/capture/output.hpp"
+#include "rxinto/capture/packet_clock.hpp"
 #include "rxinto/capture/pcapng_writer.hpp"
 #include "rxinto/capture/replay.hpp"
 #include "rxinto/capture/rx_loop.hpp"
+#include "rxinto/capture/stream_feed.hpp"
+#include "stream_msg.hpp"
+#include "rxinto/capture/stream_store.hpp"
 #include "rxinto/capture/tcp_sink.hpp"
 #include "rxinto/port/eal.hpp"
 #include "rxinto/port/ports.hpp"
@@ -48,7 +53,11 @@ struct Run {
     std::unique_ptr<Dispatcher> dispatcher;           // software dispatch, when on
     std::unique_ptr<bpf_filter> filter;               // --filter, shared read-only by the workers
     std::vector<std::unique_ptr<pcapng_writer>> writers;      // -w: one per worker
-    std::vector<std::unique_ptr<CaptureSink>> capture_sinks;  // filter + writer, per worker
+    std::vector<std::unique_ptr<CaptureSink>> capture_sinks;  // filter + capture ring, per worker
+    std::unique_ptr<packet_clock> clock;              // receive times (workers)
+    std::unique_ptr<stream_store> store;              // --streams-dir (output thread)
+    std::unique_ptr<output_thread> output;            // writes files from the rings
+    std::vector<rte_ring*> output_rings;              // capture and stream rings, freed at the end
     std::vector<rte_ring*> rings;                     // its rings, one per worker
     std::vector<std::unique_ptr<QueueCounters>> ring_counters;
     std::atomic<bool> drain{false};                   // dispatcher stopped: workers drain their rings
@@ -142,10 +151,17 @@ struct Run {
                                        s.tcp_count("flows_evicted") + s.tcp_count("flows_reused");
             s.flows_active = s.tcp_count("flows_created") - std::min(gone, s.tcp_count("flows_created"));
             for (const auto& t : tcp_sinks) {
-                if (const stream_files* f = t->files(); f != nullptr) {
-                    s.stream_bytes_written += f->bytes_written();
-                    s.stream_write_errors += f->write_errors();
+                if (const stream_feed* f = t->feed(); f != nullptr) {
+                    s.streams_ring_full += f->counters().ring_full.get();
+                    s.stream_bytes_unsent += f->counters().bytes_unsent.get();
                 }
+            }
+            if (store) {
+                const auto& c = store->counters();
+                s.stream_bytes_written = c.bytes_written.get();
+                s.stream_write_errors = c.write_errors.get();
+                s.stream_bytes_lost = c.bytes_lost.get();
+                s.stream_files = c.files.get();
             }
         }
         for (const auto& w : writers) {
@@ -156,13 +172,13 @@ struct Run {
             s.capture_file_bytes += c.file_bytes.get();
             s.capture_files += c.files.get();
             s.capture_write_errors += c.write_errors.get();
-            s.capture_copy_failures += c.copy_failures.get();
             s.capture_open_failures += c.open_failures.get();
             s.capture_truncated += c.truncated.get();
         }
         for (const auto& cs : capture_sinks) {
             s.filter_matched += cs->filter_matched();
             s.filter_rejected += cs->filter_rejected();
+            s.capture_ring_full += cs->ring_full();
         }
         s.filter_enabled = filter != nullptr;
         if (dispatcher) {
@@ -249,8 +265,19 @@ struct Run {
     }
 };
 
-tcp::tcp_config tcp_config_of(const config::TcpSettings& t) {
+tcp::tcp_config tcp_config_of(const config::TcpSettings& t, bool replay) {
     tcp::tcp_config c;
+    // The gap grace: a file replay can wait for a late copy of a hole's bytes
+    // as long as memory allows (byte-exact against what the capture holds);
+    // a live port keeps it bounded.
+    if (t.gap_grace == "auto") {
+        c.limits.ack_grace_packets = replay ? tcp::stream_limits::no_grace_limit : 32;
+    } else if (t.gap_grace.ends_with("ms")) {
+        c.limits.ack_grace_packets = tcp::stream_limits::no_grace_limit;
+        c.limits.ack_grace_ns = std::stoull(t.gap_grace) * 1'000'000ULL;
+    } else {
+        c.limits.ack_grace_packets = static_cast<std::uint32_t>(std::stoul(t.gap_grace));
+    }
     c.max_flows = t.max_flows;
     c.max_segments = t.max_segments;
     c.limits.max_segments = t.stream_max_segments;
@@ -272,6 +299,11 @@ tcp::tcp_config tcp_config_of(const config::TcpSettings& t) {
 }
 
 constexpr unsigned dispatch_ring_size = 4096;  // per worker: a few bursts of slack each way
+// Output rings, per worker: packets to write (one mbuf each) and stream
+// messages (up to msg_pieces mbufs each). Enough for a few milliseconds of a
+// disk that stalls at full rate; the mempool is sized to hold them full.
+constexpr unsigned capture_ring_size = 8192;
+constexpr unsigned stream_ring_size = 2048;
 constexpr unsigned max_dispatch_workers = 64;
 
 }  // namespace
@@ -344,6 +376,19 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         }
     }
 
+    // The streams directory is checked (and an earlier run's output removed,
+    // when allowed) before anything starts: a bad one is a usage error.
+    std::unique_ptr<stream_store> store;
+    if (s.tcp.enabled && !s.tcp.streams_dir.empty()) {
+        stream_store_options so;
+        so.dir = s.tcp.streams_dir;
+        so.overwrite = s.tcp.streams_dir_overwrite;
+        so.max_open_files = s.tcp.streams_max_open;
+        auto st = stream_store::open(so);
+        if (!st) return std::move(st).error();
+        store = std::move(st.value());
+    }
+
     auto hp = port::decide_hugepages(s.eal, port::probe_hugepages());
     if (!hp) return std::move(hp).error();
     if (!hp->note.empty()) {
@@ -392,8 +437,14 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                                                      : static_cast<unsigned>(worker_lcores.size());
     const std::uint32_t in_rings =
         dispatch ? static_cast<std::uint32_t>(worker_lcores.size()) * dispatch_ring_size : 0;
+    // Buffers the output rings may hold on the way to the output thread.
+    const auto nworkers = static_cast<std::uint32_t>(dispatch ? worker_lcores.size()
+                                                   : std::max<std::size_t>(worker_lcores.size(), 1));
+    const std::uint32_t out_rings =
+        nworkers * ((s.capture.write.empty() ? 0 : capture_ring_size) +
+                    (store ? stream_ring_size * msg_pieces : 0));
     auto opened = port::Ports::open(s, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
-                                    pcap_paths, in_rings);
+                                    pcap_paths, in_rings + out_rings);
     if (!opened) return std::move(opened).error();
     port::Ports ports = std::move(opened.value());
     for (const auto& n : ports.notes()) notes.push_back(n);
@@ -423,27 +474,32 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     std::vector<std::uint16_t> port_index_of(RTE_MAX_ETHPORTS, 0);
     for (std::size_t i = 0; i < ports.ports().size(); ++i)
         port_index_of[ports.ports()[i].port_id] = static_cast<std::uint16_t>(i);
-    std::shared_ptr<stream_index> index;
-    if (s.tcp.enabled && !s.tcp.streams_dir.empty()) {
-        auto idx = stream_index::open(s.tcp.streams_dir);
-        if (!idx) return std::move(idx).error();
-        index = std::move(idx.value());
-    }
-    // net_pcap stamps each mbuf with its record's time in this dynamic field.
-    const int ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
-    const int ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
-    const std::uint64_t ts_flag = ts_bit >= 0 ? (1ULL << ts_bit) : 0;
+    const bool replay_only = !r.replays.empty() && r.replays.size() == ports.ports().size();
+    // Receive times: capture time for replays, the TSC for live ports.
+    r.clock = std::make_unique<packet_clock>(pcap_ts);
+    r.store = std::move(store);
+    std::vector<output_source> sources(r.workers.size());
     if (s.tcp.enabled) {
         for (std::size_t i = 0; i < r.workers.size(); ++i) {
             const int socket = static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore));
-            tcp::tcp_config cfg = tcp_config_of(s.tcp);
+            tcp::tcp_config cfg = tcp_config_of(s.tcp, replay_only);
             if (dispatch) cfg.dispatch_workers = static_cast<std::uint32_t>(r.workers.size());
             auto re = tcp::reassembler::create(cfg, "rxw" + std::to_string(i),
                                                static_cast<unsigned>(i), ports.pool(), socket);
             if (!re) return make_error("worker ", std::to_string(i), ": ", re.error().message);
-            r.tcp_sinks.push_back(std::make_unique<TcpSink>(std::move(re.value()), links, pcap_ts,
-                                                            ts_offset, ts_bit >= 0 ? ts_flag : 0,
-                                                            index, port_index_of));
+            std::unique_ptr<stream_feed> feed;
+            if (r.store) {
+                const std::string name = "rxinto_s" + std::to_string(i);
+                rte_ring* ring = rte_ring_create_elem(name.c_str(), sizeof(stream_msg), stream_ring_size, socket,
+                                                      RING_F_SP_ENQ | RING_F_SC_DEQ);
+                if (ring == nullptr)
+                    return make_error("stream ring for worker ", std::to_string(i), ": ", rte_strerror(rte_errno));
+                r.output_rings.push_back(ring);
+                sources[i].streams = ring;
+                feed = std::make_unique<stream_feed>(ring, true, replay_only, &r.stop);
+            }
+            r.tcp_sinks.push_back(std::make_unique<TcpSink>(std::move(re.value()), links, r.clock.get(),
+                                                            std::move(feed), port_index_of));
         }
     }
     // Queues are dealt round-robin over the workers (each queue has one owner),
@@ -453,7 +509,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         r.dispatcher->lcore = dispatch_lcore;
         r.dispatcher->burst = s.run.burst;
         r.dispatcher->stop = &r.stop;
-        r.dispatcher->lossless = !r.replays.empty() && r.replays.size() == ports.ports().size();
+        r.dispatcher->lossless = replay_only;
         for (const auto& l : links) r.dispatcher->links.push_back(l.link);
         for (std::size_t i = 0; i < r.workers.size(); ++i) {
             const std::string name = "rxinto_d" + std::to_string(i);
@@ -504,14 +560,22 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         po.rotate_seconds = s.capture.rotate_seconds;
         po.ring_files = s.capture.ring_files;
         po.snaplen = s.capture.snaplen;
-        po.pool_mbufs = 2047;
         std::vector<pcapng_port> pp;
         for (const auto& pi : ports.ports()) pp.push_back({pi.port_id, pi.name, pi.driver, false});
         for (std::size_t i = 0; i < r.workers.size(); ++i) {
             auto wr = pcapng_writer::open(po, static_cast<unsigned>(i),
-                                          static_cast<unsigned>(r.workers.size()), pp, nullptr);
+                                          static_cast<unsigned>(r.workers.size()), pp);
             if (!wr) return make_error("-w ", s.capture.write, ": ", wr.error().message);
             r.writers.push_back(std::move(wr.value()));
+            const std::string name = "rxinto_c" + std::to_string(i);
+            rte_ring* ring = rte_ring_create(name.c_str(), capture_ring_size,
+                                             static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore)),
+                                             RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (ring == nullptr)
+                return make_error("capture ring for worker ", std::to_string(i), ": ", rte_strerror(rte_errno));
+            r.output_rings.push_back(ring);
+            sources[i].capture = ring;
+            sources[i].writer = r.writers.back().get();
         }
     }
     for (std::size_t i = 0; i < r.workers.size(); ++i) {
@@ -519,12 +583,23 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         w->burst = s.run.burst;
         w->sink = r.tcp_sinks.empty() ? static_cast<BurstSink*>(&free_sink) : r.tcp_sinks[i].get();
         if (r.filter || !r.writers.empty()) {
+            capture_ring cr;
+            cr.ring = sources[i].capture;
+            cr.clock = r.clock.get();
+            cr.port_index_of = &port_index_of;
+            cr.lossless = replay_only;
+            cr.stop = &r.stop;
             r.capture_sinks.push_back(std::make_unique<CaptureSink>(
-                w->sink, r.filter.get(), s.capture.filter_before_reassembly,
-                r.writers.empty() ? nullptr : r.writers[i].get()));
+                w->sink, r.filter.get(), s.capture.filter_before_reassembly, cr));
             w->sink = r.capture_sinks.back().get();
         }
         w->stop = &r.stop;
+    }
+    // Everything that touches a disk runs on the output thread.
+    if (r.store || !r.writers.empty()) {
+        auto out = output_thread::start(std::move(sources), r.store.get());
+        if (!out) return std::move(out).error();
+        r.output = std::move(out.value());
     }
     // A port polled from another NUMA node than its own pays the interconnect
     // on every packet: say so at start-up.
@@ -603,7 +678,10 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     telemetry.end();  // telemetry: before r's sinks and the ports go
     // The workers are stopped: their reassemblers can be finished from here,
     // and every capture file gets its statistics blocks and is closed.
+    // The last stream messages go out from here (the workers are stopped):
+    // nothing of them is dropped now, the output thread is draining.
     for (auto& t : r.tcp_sinks) t->finish();
+    if (r.output) r.output->stop();  // every ring drained, every stream file closed
     for (auto& w : r.writers) w->close();
 
     stats::Summary sum;
@@ -614,11 +692,12 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     sum.mempool_in_use = rte_mempool_in_use_count(ports.pool());
     sum.notes = std::move(r.notes);
     sum.captures = std::move(captures);
-    if (index && index->write_errors() != 0)
-        sum.notes.push_back("--streams-dir: " + std::to_string(index->write_errors()) +
+    if (r.store && r.store->counters().index_errors.get() != 0)
+        sum.notes.push_back("--streams-dir: " + std::to_string(r.store->counters().index_errors.get()) +
                             " index lines could not be written");
     r.tcp_sinks.clear();  // reassemblers free their tables before the ports and the EAL go
     for (auto* ring : r.rings) rte_ring_free(ring);  // empty: the workers drained them
+    for (auto* ring : r.output_rings) rte_ring_free(ring);  // empty: the output thread drained them
     r.rings.clear();
     ports.close();
     return sum;

@@ -1,23 +1,42 @@
 #include "rxinto/capture/capture_sink.hpp"
 
+#include <cstring>
+
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_pause.h>
+#include <rte_ring.h>
 
 namespace rxinto::capture {
 
-void CaptureSink::write(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept {
-    if (writer_ == nullptr || n == 0) return;
-    if (q.ring == nullptr) {
-        writer_->write_burst(q.port_id, q.queue, pkts, n);
-        return;
+CaptureSink::CaptureSink(BurstSink* inner, const bpf_filter* filter, bool filter_before_reassembly,
+                         capture_ring out) noexcept
+    : inner_(inner), filter_(filter), before_(filter_before_reassembly), out_(out) {
+    if (out_.ring != nullptr) time_field_ = rx_time_dynfield();
+}
+
+void CaptureSink::write(rte_mbuf** pkts, std::uint16_t n) noexcept {
+    if (out_.ring == nullptr || n == 0) return;
+    // Each packet gets its receive time and one more reference: the output
+    // thread's, freed once it is written.
+    const std::uint64_t live = out_.clock->now_ns();
+    for (std::uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        if (time_field_ >= 0) {
+            const std::uint16_t port = m->port < out_.port_index_of->size() ? (*out_.port_index_of)[m->port] : 0;
+            const std::uint64_t t = out_.clock->of(m, port, live);
+            std::memcpy(RTE_MBUF_DYNFIELD(m, time_field_, void*), &t, sizeof t);
+        }
+        rte_pktmbuf_refcnt_update(m, 1);
     }
-    // From a dispatch ring: runs of one port each.
-    std::uint16_t i = 0;
-    while (i < n) {
-        const std::uint16_t port = pkts[i]->port;
-        std::uint16_t j = static_cast<std::uint16_t>(i + 1);
-        while (j < n && pkts[j]->port == port) ++j;
-        writer_->write_burst(port, 0, pkts + i, static_cast<std::uint16_t>(j - i));
-        i = j;
+    unsigned done = rte_ring_sp_enqueue_burst(out_.ring, reinterpret_cast<void**>(pkts), n, nullptr);
+    while (done < n && out_.lossless && !out_.stop->load(std::memory_order_relaxed)) {
+        rte_pause();
+        done += rte_ring_sp_enqueue_burst(out_.ring, reinterpret_cast<void**>(pkts + done), n - done, nullptr);
+    }
+    if (done < n) {
+        ring_full_.add(n - done);
+        for (unsigned i = done; i < n; ++i) rte_pktmbuf_free(pkts[i]);  // the reference taken above
     }
 }
 
@@ -30,7 +49,7 @@ void CaptureSink::on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) 
             rejected_count_.add(nrej);
             rte_pktmbuf_free_bulk(rejected_, nrej);
         }
-        write(q, pkts, keep);
+        write(pkts, keep);
         if (keep != 0) inner_->on_burst(q, pkts, keep);
         return;
     }
@@ -40,9 +59,9 @@ void CaptureSink::on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) 
         for (std::uint16_t i = 0; i < n; ++i)
             if (filter_->matches(pkts[i])) matched_[k++] = pkts[i];
         matched_count_.add(k);
-        write(q, matched_, k);
+        write(matched_, k);
     } else {
-        write(q, pkts, n);
+        write(pkts, n);
     }
     inner_->on_burst(q, pkts, n);
 }

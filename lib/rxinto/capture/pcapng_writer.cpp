@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -57,14 +58,11 @@ namespace {
 constexpr std::uint64_t ns_per_s = 1'000'000'000ULL;
 /// Bytes a copy needs past the snap length: padding to 4 (3), flags option
 /// (8), queue option (8), RSS hash option (12), block length trailer (4).
-constexpr std::uint32_t copy_tail = 3 + 8 + 8 + 12 + 4;
-constexpr unsigned slice = 256;  ///< copies per writev at most
 
 std::atomic<std::uint32_t> g_rotate_epoch{0};
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<bool>::is_always_lock_free);
 
-std::atomic<unsigned> g_pool_serial{0};
 
 std::uint64_t realtime_ns() noexcept {
     timespec ts{};
@@ -104,8 +102,6 @@ void store_ts(unsigned char* p, std::uint64_t ns) noexcept {
 }
 
 // Offsets in an enhanced packet block / interface statistics block.
-constexpr std::size_t epb_timestamp = 12;
-constexpr std::size_t epb_original_length = 24;
 constexpr std::size_t block_length_off = 4;
 constexpr std::size_t isb_timestamp = 12;
 
@@ -151,25 +147,23 @@ void pcapng_writer::request_rotate_all() noexcept {
 Result<std::unique_ptr<pcapng_writer>> pcapng_writer::open(const pcapng_options& opt,
                                                           unsigned worker_index,
                                                           unsigned worker_count,
-                                                          std::vector<pcapng_port> ports,
-                                                          rte_mempool* copy_pool_or_null) {
+                                                          std::vector<pcapng_port> ports) {
     if (opt.path.empty())
         return make_error("pcapng: no output path: give one with -w PATH");
     if (worker_count == 0 || worker_index >= worker_count)
         return make_error("pcapng: worker ", std::to_string(worker_index), " of ",
                           std::to_string(worker_count), ": the index must be below the count");
     if (ports.empty()) return make_error("pcapng: no capture port given");
-    if (opt.frame_max < 64 || opt.frame_max > 65535 - RTE_PKTMBUF_HEADROOM - copy_tail - 3)
-        return make_error("pcapng: frame_max ", std::to_string(opt.frame_max),
-                          " out of range: use 64..", std::to_string(65535 - RTE_PKTMBUF_HEADROOM - copy_tail - 3));
-    if (opt.pool_mbufs < 2 && copy_pool_or_null == nullptr)
-        return make_error("pcapng: pool_mbufs must be at least 2");
+    if (opt.frame_max < 64 || opt.frame_max > max_frame)
+        return make_error("pcapng: frame_max ", std::to_string(opt.frame_max), " out of range: use 64..",
+                          std::to_string(max_frame));
 
     std::unique_ptr<pcapng_writer> w(new pcapng_writer());
     w->opt_ = opt;
     w->worker_index_ = worker_index;
     w->worker_count_ = worker_count;
     w->port_slot_.assign(RTE_MAX_ETHPORTS, -1);
+    w->if_index_.assign(RTE_MAX_ETHPORTS, 0);
     for (auto& p : ports) {
         if (!rte_eth_dev_is_valid_port(p.port_id))
             return make_error("pcapng: port ", std::to_string(p.port_id), " (", p.name,
@@ -179,28 +173,17 @@ Result<std::unique_ptr<pcapng_writer>> pcapng_writer::open(const pcapng_options&
         w->port_slot_[p.port_id] = static_cast<std::int16_t>(w->ports_.size());
         w->ports_.push_back(port_state{std::move(p), 0, 0});
     }
-
+    // rte_pcapng_fdopen writes one interface block per ethdev port, in
+    // RTE_ETH_FOREACH_DEV order: an enhanced packet block names its port by
+    // that position.
+    std::uint32_t idb = 0;
+    for (std::uint64_t pid = rte_eth_find_next_owned_by(0, RTE_ETH_DEV_NO_OWNER); pid < RTE_MAX_ETHPORTS;
+         pid = rte_eth_find_next_owned_by(static_cast<std::uint16_t>(pid + 1), RTE_ETH_DEV_NO_OWNER))
+        w->if_index_[pid] = idb++;
     w->snap_ = opt.snaplen == 0 ? opt.frame_max : std::min(opt.snaplen, opt.frame_max);
-    const std::uint32_t room = RTE_PKTMBUF_HEADROOM + RTE_ALIGN_CEIL(w->snap_, 4U) + copy_tail;
-    if (copy_pool_or_null != nullptr) {
-        const std::uint32_t have = rte_pktmbuf_data_room_size(copy_pool_or_null);
-        if (have < room)
-            return make_error("pcapng: the copy pool's mbufs hold ", std::to_string(have),
-                              " bytes, a snap length of ", std::to_string(w->snap_), " needs ",
-                              std::to_string(room), ": give a larger pool or none");
-        w->pool_ = copy_pool_or_null;
-    } else {
-        char name[RTE_MEMPOOL_NAMESIZE];
-        std::snprintf(name, sizeof name, "pcapng_w%u_%u", worker_index,
-                      g_pool_serial.fetch_add(1) % 100000);
-        w->pool_ = rte_pktmbuf_pool_create(name, opt.pool_mbufs, 0, 0,
-                                           static_cast<std::uint16_t>(room), SOCKET_ID_ANY);
-        if (w->pool_ == nullptr)
-            return make_error("pcapng: cannot create the copy pool (", std::to_string(opt.pool_mbufs),
-                              " mbufs of ", std::to_string(room), " bytes): ", rte_strerror(rte_errno),
-                              "; lower the snap length, frame_max or pool_mbufs, or give more memory (-m)");
-        w->own_pool_ = true;
-    }
+    w->epb_.resize(max_batch);
+    w->iov_.resize(iov_max);
+    w->rx_time_field_ = rx_time_dynfield();
 
     w->rotate_epoch_seen_ = g_rotate_epoch.load(std::memory_order_relaxed);
     w->ts_dynfield_ = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
@@ -403,36 +386,66 @@ void pcapng_writer::close() noexcept {
     if (handle_ != nullptr) rte_pcapng_close(handle_);  // closes handle_fd_
     handle_ = nullptr;
     handle_fd_ = -1;
-    if (own_pool_ && pool_ != nullptr) rte_mempool_free(pool_);
-    pool_ = nullptr;
-    own_pool_ = false;
 }
 
 // ---------------------------------------------------------------------------
 // data path
+//
+// Enhanced packet blocks are written straight from the packet buffers with
+// writev: a 28-byte head and a trailer (padding and the block length) of our
+// own around the packet's bytes, no copy. Not rte_pcapng_copy() +
+// rte_pcapng_write_packets(): they copy every packet into a second mbuf first
+// (and have the bugs listed at the top of this file); the block format is
+// three fields of the pcapng specification (section 4.3).
 
-void pcapng_writer::write_chunk(port_state& ps, rte_mbuf** copies, unsigned cnt,
-                                std::uint64_t chunk_bytes) noexcept {
+void pcapng_writer::flush_batch(port_state& ps, unsigned npkt, int niov, std::uint64_t bytes,
+                                std::uint64_t orig) noexcept {
+    if (npkt == 0) return;
     const std::uint64_t good = file_bytes_;
-    const ssize_t r = rte_pcapng_write_packets(handle_, copies, static_cast<std::uint16_t>(cnt));
-    if (r < 0 || static_cast<std::uint64_t>(r) != chunk_bytes) {
-        cut_back(good, r < 0 ? (rte_errno != 0 ? rte_errno : errno) : ENOSPC);
-        c_.write_errors.add(cnt);
-        ps.file_drop += cnt;
+    std::uint64_t done = 0;
+    int err = 0;
+    iovec* iov = iov_.data();
+    int n = niov;
+    while (n > 0) {
+        const ssize_t r = ::writev(handle_fd_, iov, n);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            err = errno;
+            break;
+        }
+        if (r == 0) {
+            err = ENOSPC;
+            break;
+        }
+        done += static_cast<std::uint64_t>(r);
+        auto left = static_cast<std::size_t>(r);
+        while (n > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            ++iov;
+            --n;
+        }
+        if (n > 0) {
+            iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+            iov->iov_len -= left;
+        }
+    }
+    if (done != bytes) {
+        // A full or failing disk: cut the file back to its last complete
+        // block, so that it stays valid; the batch is lost (counted).
+        cut_back(good, err != 0 ? err : ENOSPC);
+        c_.write_errors.add(npkt);
+        ps.file_drop += npkt;
         return;
     }
-    std::uint64_t orig = 0;
-    for (unsigned i = 0; i < cnt; ++i)
-        orig += load_u32(rte_pktmbuf_mtod_offset(copies[i], const unsigned char*, epb_original_length));
-    file_bytes_ += chunk_bytes;
-    file_packets_ += cnt;
-    ps.file_recv += cnt;
-    c_.packets.add(cnt);
+    file_bytes_ += bytes;
+    file_packets_ += npkt;
+    ps.file_recv += npkt;
+    c_.packets.add(npkt);
     c_.bytes.add(orig);
-    c_.file_bytes.add(chunk_bytes);
+    c_.file_bytes.add(bytes);
 }
 
-void pcapng_writer::write_burst(std::uint16_t port_id, std::uint16_t queue, rte_mbuf* const* pkts,
+void pcapng_writer::write_burst(std::uint16_t port_id, std::uint16_t /*queue*/, rte_mbuf* const* pkts,
                                 std::uint16_t n, std::uint64_t ts_ns) noexcept {
     if (n == 0) return;
     if (closed_) {
@@ -444,7 +457,11 @@ void pcapng_writer::write_burst(std::uint16_t port_id, std::uint16_t queue, rte_
         return;
     }
     port_state& ps = ports_[static_cast<std::size_t>(port_slot_[port_id])];
-    const std::uint64_t ts = ts_ns != 0 ? ts_ns : clock_.now_ns();
+    // Rotation (-G) and file names follow the wall clock, as tcpdump's do
+    // (a replay of hours of packets written in seconds makes one file); the
+    // blocks carry each packet's own time.
+    const std::uint64_t now = ts_ns != 0 ? ts_ns : clock_.now_ns();
+    const std::uint64_t ts = now;
 
     // Rotation requests: signal (per writer or all), time, damaged file.
     const std::uint32_t epoch = g_rotate_epoch.load(std::memory_order_relaxed);
@@ -461,57 +478,76 @@ void pcapng_writer::write_burst(std::uint16_t port_id, std::uint16_t queue, rte_
         rotate_pending_ = false;
 
     const bool whole = opt_.snaplen == 0 || opt_.snaplen > snap_;
-    const bool nic_ts = ps.port.nic_timestamps && ts_dynfield_ >= 0;
-    std::array<rte_mbuf*, slice> copies;
-    for (std::uint16_t base = 0; base < n;) {
-        const auto take = static_cast<unsigned>(std::min<unsigned>(slice, n - base));
-        unsigned m = 0;
-        for (unsigned i = 0; i < take; ++i) {
-            const rte_mbuf* pkt = pkts[base + i];
-            rte_mbuf* c = rte_pcapng_copy(port_id, queue, pkt, pool_, snap_, 0,
-                                          RTE_PCAPNG_DIRECTION_IN);
-            if (c == nullptr) {
-                c_.copy_failures.add();
-                ps.file_drop++;
-                continue;
-            }
-            if (whole && pkt->pkt_len > snap_) c_.truncated.add();
-            std::uint64_t t = ts;
-            if (nic_ts && (pkt->ol_flags & ts_dynflag_) != 0)
-                std::memcpy(&t, reinterpret_cast<const unsigned char*>(pkt) + ts_dynfield_, sizeof t);
-            store_ts(rte_pktmbuf_mtod_offset(c, unsigned char*, epb_timestamp), t);
-            last_ts_ns_ = std::max(last_ts_ns_, t);
-            copies[m++] = c;
+    const std::uint32_t ifx = if_index_[port_id];
+    unsigned npkt = 0;   // packets in the batch
+    int niov = 0;
+    std::uint64_t bytes = 0, orig = 0;
+    for (std::uint16_t i = 0; i < n; ++i) {
+        const rte_mbuf* pkt = pkts[i];
+        if (!file_open_) {
+            flush_batch(ps, npkt, niov, bytes, orig);
+            npkt = 0;
+            niov = 0;
+            bytes = orig = 0;
+            c_.write_errors.add(n - i);
+            ps.file_drop += n - i;
+            return;
         }
-        base = static_cast<std::uint16_t>(base + take);
-
-        for (unsigned start = 0; start < m;) {
-            if (!file_open_) {
-                c_.write_errors.add(m - start);
-                ps.file_drop += m - start;
-                break;
-            }
-            unsigned end = start;
-            std::uint64_t bytes = 0;
-            for (; end < m; ++end) {
-                const std::uint64_t b = rte_pktmbuf_data_len(copies[end]);
-                if (opt_.rotate_bytes != 0 && file_packets_ + (end - start) > 0 &&
-                    file_bytes_ + bytes + b > opt_.rotate_bytes)
-                    break;
-                bytes += b;
-            }
-            if (end == start) {  // this file is full
-                if (ts >= next_open_ns_ && open_next(ts)) {
-                    rotate_pending_ = false;
-                    continue;
-                }
-                for (; end < m; ++end) bytes += rte_pktmbuf_data_len(copies[end]);  // keep writing here
-            }
-            write_chunk(ps, &copies[start], end - start, bytes);
-            start = end;
+        const std::uint32_t caplen = std::min(rte_pktmbuf_pkt_len(pkt), snap_);
+        const std::uint32_t pad = (4 - caplen % 4) % 4;
+        const std::uint32_t block = 28 + caplen + pad + 4;
+        // -C: a new file before the block that would take this one past the size.
+        if (opt_.rotate_bytes != 0 && file_packets_ + npkt > 0 &&
+            file_bytes_ + bytes + block > opt_.rotate_bytes && ts >= next_open_ns_) {
+            flush_batch(ps, npkt, niov, bytes, orig);
+            npkt = 0;
+            niov = 0;
+            bytes = orig = 0;
+            if (open_next(ts)) rotate_pending_ = false;
         }
-        if (m != 0) rte_pktmbuf_free_bulk(copies.data(), m);
+        if (npkt == max_batch || niov + static_cast<int>(pkt->nb_segs) + 2 > static_cast<int>(iov_max)) {
+            flush_batch(ps, npkt, niov, bytes, orig);
+            npkt = 0;
+            niov = 0;
+            bytes = orig = 0;
+        }
+        if (whole && pkt->pkt_len > snap_) c_.truncated.add();
+        const std::uint64_t t = ts_ns != 0 ? ts_ns : packet_time(ps, pkt, now);
+        last_ts_ns_ = std::max(last_ts_ns_, t);
+        epb_frame& f = epb_[npkt];
+        const std::uint32_t head[7] = {0x00000006U, block, ifx, static_cast<std::uint32_t>(t >> 32),
+                                       static_cast<std::uint32_t>(t), caplen, rte_pktmbuf_pkt_len(pkt)};
+        std::memcpy(f.head, head, sizeof head);
+        std::memset(f.tail, 0, sizeof f.tail);
+        std::memcpy(f.tail + pad, &block, 4);
+        iov_[static_cast<std::size_t>(niov++)] = iovec{f.head, sizeof f.head};
+        std::uint32_t left = caplen;
+        for (const rte_mbuf* seg = pkt; seg != nullptr && left != 0; seg = seg->next) {
+            const std::uint32_t k = std::min<std::uint32_t>(left, seg->data_len);
+            iov_[static_cast<std::size_t>(niov++)] = iovec{const_cast<char*>(rte_pktmbuf_mtod(seg, const char*)), k};
+            left -= k;
+        }
+        iov_[static_cast<std::size_t>(niov++)] = iovec{f.tail, pad + 4};
+        bytes += block;
+        orig += rte_pktmbuf_pkt_len(pkt);
+        ++npkt;
     }
+    flush_batch(ps, npkt, niov, bytes, orig);
+}
+
+std::uint64_t pcapng_writer::packet_time(const port_state& ps, const rte_mbuf* pkt,
+                                         std::uint64_t now) const noexcept {
+    std::uint64_t t = 0;
+    if (ps.port.nic_timestamps && ts_dynfield_ >= 0 && (pkt->ol_flags & ts_dynflag_) != 0)
+        std::memcpy(&t, reinterpret_cast<const unsigned char*>(pkt) + ts_dynfield_, sizeof t);
+    else if (rx_time_field_ >= 0)
+        std::memcpy(&t, reinterpret_cast<const unsigned char*>(pkt) + rx_time_field_, sizeof t);
+    return t != 0 ? t : now;
+}
+
+int rx_time_dynfield() noexcept {
+    static const rte_mbuf_dynfield desc = {"rxinto_rx_time_ns", sizeof(std::uint64_t), alignof(std::uint64_t), 0};
+    return rte_mbuf_dynfield_register(&desc);
 }
 
 }  // namespace rxinto::capture

@@ -1,10 +1,6 @@
 #include "rxinto/capture/tcp_sink.hpp"
 
-#include <ctime>
-
-#include <rte_cycles.h>
 #include <rte_mbuf.h>
-#include <rte_mbuf_dyn.h>
 
 namespace rxinto::capture {
 
@@ -13,30 +9,17 @@ constexpr std::uint64_t expire_every_ns = 1'000'000'000ULL;  // one timeout pass
 }
 
 TcpSink::TcpSink(std::unique_ptr<tcp::reassembler> r, std::vector<tcp::port_link> links,
-                 std::vector<bool> pcap_timestamps, int ts_offset, std::uint64_t ts_flag,
-                 std::shared_ptr<stream_index> index, std::vector<std::uint16_t> port_index_of)
-    : r_(std::move(r)), links_(std::move(links)), pcap_ts_(std::move(pcap_timestamps)),
-      port_index_of_(std::move(port_index_of)), ts_offset_(ts_offset), ts_flag_(ts_flag) {
-    if (index) {
-        files_ = std::make_unique<stream_files>(std::move(index), r_.get());
-        r_->set_listener(files_.get());
-    }
+                 const packet_clock* clock, std::unique_ptr<stream_feed> feed,
+                 std::vector<std::uint16_t> port_index_of)
+    : r_(std::move(r)), feed_(std::move(feed)), links_(std::move(links)), clock_(clock),
+      port_index_of_(std::move(port_index_of)) {
+    if (feed_) r_->set_listener(feed_.get());
 }
 
-std::uint64_t TcpSink::now_ns(rte_mbuf* first, std::uint16_t port_index) noexcept {
-    // Replayed captures carry their own time (net_pcap puts the record's time,
-    // in microseconds, in the rx timestamp field): timeouts follow capture time.
-    if (ts_offset_ >= 0 && port_index < pcap_ts_.size() && pcap_ts_[port_index] &&
-        (first->ol_flags & ts_flag_) != 0) {
-        const auto us = *RTE_MBUF_DYNFIELD(first, ts_offset_, const rte_mbuf_timestamp_t*);
-        return us * 1000;
-    }
-    // Live ports: the TSC, converted once per burst (no syscall on this path).
-    return rte_rdtsc() / (rte_get_tsc_hz() / 1'000'000ULL) * 1000ULL;
-}
-
-void TcpSink::process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index) noexcept {
-    const std::uint64_t now = now_ns(pkts[0], port_index);
+void TcpSink::process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index, std::uint64_t live_ns) noexcept {
+    // Replayed captures follow capture time (the burst's first record), live
+    // ports the TSC: timeouts and grace periods in packet time.
+    const std::uint64_t now = clock_->of(pkts[0], port_index, live_ns);
     last_now_ns_ = std::max(last_now_ns_, now);
     const tcp::port_link link = port_index < links_.size() ? links_[port_index] : tcp::port_link{};
     r_->process_burst(pkts, n, link, now);
@@ -45,13 +28,9 @@ void TcpSink::process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index
 }
 
 void TcpSink::drain() noexcept {
-    if (files_) {
-        files_->drain_events();
-        return;
-    }
+    if (feed_) return;  // the feed took everything readable from its callbacks
     // No stream output: the appliance itself is the reader. Whatever became
-    // readable is consumed at once (zero copy), gaps are skipped, so that no
-    // buffer is held for a reader that does not exist.
+    // readable is consumed at once (zero copy), gaps are skipped.
     for (const tcp::event& e : r_->events()) {
         if (e.kind != tcp::event_kind::readable) continue;
         for (flow::direction d : flow::both_directions) {
@@ -66,8 +45,9 @@ void TcpSink::drain() noexcept {
 }
 
 void TcpSink::on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept {
+    const std::uint64_t live = clock_->now_ns();
     if (q.ring == nullptr) {
-        process(pkts, n, q.port_index);
+        process(pkts, n, q.port_index, live);
     } else {
         // From a dispatch ring: packets of several ports; each run of one port
         // is processed with that port's link.
@@ -77,7 +57,7 @@ void TcpSink::on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noex
             std::uint16_t j = static_cast<std::uint16_t>(i + 1);
             while (j < n && pkts[j]->port == port) ++j;
             const std::uint16_t index = port < port_index_of_.size() ? port_index_of_[port] : 0;
-            process(pkts + i, static_cast<std::uint16_t>(j - i), index);
+            process(pkts + i, static_cast<std::uint16_t>(j - i), index, live);
             i = j;
         }
     }

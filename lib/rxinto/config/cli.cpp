@@ -162,6 +162,17 @@ const OptionSpec option_table[] = {
      [](CliState& st, std::string_view v) {
          return assign(st.out.settings.tcp.streams_dir, values::parse_output_dir(v));
      }},
+    {{"streams-dir-overwrite", 0, "", "replace an earlier run's output in --streams-dir\n"
+                                      "(else the directory must be new or empty)"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.settings.tcp.streams_dir_overwrite = true;
+         return {};
+     }},
+    {{"gap-grace", 0, "N|Nms|auto", "how long an ACK-proven hole waits for its bytes\n"
+                                   "(packets, or ms; auto: a replay waits to the end)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.tcp.gap_grace, values::parse_gap_grace(v));
+     }},
     {{"no-tcp", 0, "", "count packets only, no TCP reassembly"},
      [](CliState& st, std::string_view) -> Status {
          st.out.settings.tcp.enabled = false;

@@ -435,6 +435,13 @@ constexpr KeySpec<TcpSettings> tcp_keys[] = {
     {"enabled", [](TcpSettings& t, std::string_view v) { return assign(t.enabled, values::parse_bool(v)); }},
     {"streams_dir",
      [](TcpSettings& t, std::string_view v) { return assign(t.streams_dir, values::parse_output_dir(v)); }},
+    {"streams_dir_overwrite",
+     [](TcpSettings& t, std::string_view v) { return assign(t.streams_dir_overwrite, values::parse_bool(v)); }},
+    {"streams_max_open",
+     [](TcpSettings& t, std::string_view v) {
+         return assign(t.streams_max_open, values::parse_uint_as<std::uint32_t>(v, values::streams_max_open_range));
+     }},
+    {"gap_grace", [](TcpSettings& t, std::string_view v) { return assign(t.gap_grace, values::parse_gap_grace(v)); }},
     {"overlap", [](TcpSettings& t, std::string_view v) { return assign(t.overlap, values::parse_overlap(v)); }},
     {"checksum",
      [](TcpSettings& t, std::string_view v) { return assign(t.checksum, values::parse_tcp_checksum(v)); }},
@@ -738,6 +745,8 @@ Status validate(const Settings& s) {
     if (!(st = check_name("[run] dispatch", s.run.dispatch, values::parse_dispatch(s.run.dispatch)))) return st;
     if (!(st = check("[tcp] streams_dir", values::parse_output_dir(t.streams_dir)))) return st;
     if (!(st = check_name("[tcp] overlap", t.overlap, values::parse_overlap(t.overlap)))) return st;
+    if (!(st = check_name("[tcp] gap_grace", t.gap_grace, values::parse_gap_grace(t.gap_grace)))) return st;
+    if (!(st = check_uint("[tcp] streams_max_open", t.streams_max_open, values::streams_max_open_range))) return st;
     if (!(st = check_name("[tcp] checksum", t.checksum, values::parse_tcp_checksum(t.checksum)))) return st;
     if (!(st = check_uint("[tcp] max_flows", t.max_flows, values::max_flows_range))) return st;
     if (!(st = check_uint("[tcp] max_segments", t.max_segments, values::max_segments_range))) return st;

@@ -323,6 +323,21 @@ Result<std::string> parse_overlap(std::string_view text) {
     return make_error(quote(text), " is not an overlap policy (accepted: first, last)");
 }
 
+Result<std::string> parse_gap_grace(std::string_view text) {
+    text = trim(text);
+    const std::string s = lower(text);
+    if (s == "auto") return s;
+    const char* accepted = " (accepted: auto, a number of packets 0..1000000000, or milliseconds such as 250ms)";
+    if (s.size() > 2 && s.ends_with("ms")) {
+        auto ms = parse_uint(std::string_view(s).substr(0, s.size() - 2), gap_grace_ms_range);
+        if (!ms) return make_error(quote(text), " is not a grace time", accepted);
+        return std::to_string(ms.value()) + "ms";
+    }
+    auto n = parse_uint(s, gap_grace_packets_range);
+    if (!n) return make_error(quote(text), " is not a gap grace", accepted);
+    return std::to_string(n.value());
+}
+
 Result<std::string> parse_tcp_checksum(std::string_view text) {
     text = trim(text);
     const std::string s = lower(text);

@@ -125,12 +125,12 @@ std::string summary_text(const Summary& s) {
     if (n.capture_enabled || n.filter_enabled) {
         std::snprintf(buf, sizeof buf,
                       "  capture    %llu packets in %llu files (%llu bytes), %llu write errors,"
-                      " %llu copy failures; filter kept %llu, dropped %llu before reassembly\n",
+                      " %llu not written (capture ring full); filter kept %llu, dropped %llu before reassembly\n",
                       static_cast<unsigned long long>(n.capture_packets),
                       static_cast<unsigned long long>(n.capture_files),
                       static_cast<unsigned long long>(n.capture_file_bytes),
                       static_cast<unsigned long long>(n.capture_write_errors),
-                      static_cast<unsigned long long>(n.capture_copy_failures),
+                      static_cast<unsigned long long>(n.capture_ring_full),
                       static_cast<unsigned long long>(n.filter_matched),
                       static_cast<unsigned long long>(n.filter_rejected));
         o += buf;
@@ -173,10 +173,16 @@ std::string summary_text(const Summary& s) {
             first = false;
         }
         o += "\n";
-        if (n.stream_bytes_written != 0 || n.stream_write_errors != 0) {
-            std::snprintf(buf, sizeof buf, "  streams    %llu bytes written, %llu write errors\n",
+        if (n.stream_bytes_written != 0 || n.stream_write_errors != 0 || n.stream_bytes_lost != 0 ||
+            n.streams_ring_full != 0) {
+            std::snprintf(buf, sizeof buf,
+                          "  streams    %llu bytes written in %llu files, %llu write errors, %llu bytes lost"
+                          " (%llu dropped on a full stream ring)\n",
                           static_cast<unsigned long long>(n.stream_bytes_written),
-                          static_cast<unsigned long long>(n.stream_write_errors));
+                          static_cast<unsigned long long>(n.stream_files),
+                          static_cast<unsigned long long>(n.stream_write_errors),
+                          static_cast<unsigned long long>(n.stream_bytes_lost),
+                          static_cast<unsigned long long>(n.stream_bytes_unsent));
             o += buf;
         }
     }
@@ -211,8 +217,9 @@ std::string summary_json(const Summary& s) {
     if (n.filter_enabled) j.value("filter", n.filter_rejected);
     if (n.capture_enabled) {
         j.value("capture_write_failed", n.capture_write_errors);
-        j.value("capture_copy_failed", n.capture_copy_failures);
+        j.value("capture_ring_full", n.capture_ring_full);
     }
+    if (n.tcp_enabled) j.value("streams_ring_full", n.streams_ring_full);
     j.end_object();
     if (n.capture_enabled || n.filter_enabled) {
         j.begin_object("capture");
@@ -221,7 +228,7 @@ std::string summary_json(const Summary& s) {
         j.value("file_bytes", n.capture_file_bytes);
         j.value("files", n.capture_files);
         j.value("write_errors", n.capture_write_errors);
-        j.value("copy_failures", n.capture_copy_failures);
+        j.value("ring_full", n.capture_ring_full);
         j.value("open_failures", n.capture_open_failures);
         j.value("truncated", n.capture_truncated);
         j.value("filter_matched", n.filter_matched);
@@ -243,6 +250,10 @@ std::string summary_json(const Summary& s) {
         for (const auto& [k, v] : n.tcp) j.value(k, v);
         j.value("stream_bytes_written", n.stream_bytes_written);
         j.value("stream_write_errors", n.stream_write_errors);
+        j.value("stream_bytes_lost", n.stream_bytes_lost);
+        j.value("stream_files", n.stream_files);
+        j.value("streams_ring_full", n.streams_ring_full);
+        j.value("stream_bytes_unsent", n.stream_bytes_unsent);
         j.end_object();
         j.begin_object("frames");
         for (const auto& [k, v] : n.parse) j.value(k, v);

@@ -109,7 +109,22 @@ void fill_stats(const Snapshot& s, rte_tel_data* d) {
             if (k != "ok") add_u64(c, k, v);
         for (const auto& [k, v] : s.tcp_drops) add_u64(c, k, v);
         if (s.dispatch) add_u64(c, "dispatch_ring_full", s.dispatch_ring_full);
+        if (s.capture_enabled) add_u64(c, "capture_ring_full", s.capture_ring_full);
+        if (s.tcp_enabled) add_u64(c, "streams_ring_full", s.streams_ring_full);
     });
+    if (s.capture_enabled || s.filter_enabled) {
+        add_dict(d, "capture", [&](rte_tel_data* c) {
+            add_u64(c, "packets", s.capture_packets);
+            add_u64(c, "bytes", s.capture_bytes);
+            add_u64(c, "file_bytes", s.capture_file_bytes);
+            add_u64(c, "files", s.capture_files);
+            add_u64(c, "write_errors", s.capture_write_errors);
+            add_u64(c, "ring_full", s.capture_ring_full);
+            add_u64(c, "open_failures", s.capture_open_failures);
+            add_u64(c, "filter_matched", s.filter_matched);
+            add_u64(c, "filter_rejected", s.filter_rejected);
+        });
+    }
     if (s.dispatch) {
         add_dict(d, "dispatch", [&](rte_tel_data* c) {
             add_u64(c, "lcore", s.dispatch_lcore);
@@ -138,6 +153,8 @@ void fill_stats(const Snapshot& s, rte_tel_data* d) {
             for (const auto& [k, v] : s.tcp) add_u64(c, k, v);
             add_u64(c, "stream_bytes_written", s.stream_bytes_written);
             add_u64(c, "stream_write_errors", s.stream_write_errors);
+            add_u64(c, "stream_bytes_lost", s.stream_bytes_lost);
+            add_u64(c, "streams_ring_full", s.streams_ring_full);
         });
         add_dict(d, "frames", [&](rte_tel_data* c) {
             for (const auto& [k, v] : s.parse) add_u64(c, k, v);

@@ -214,6 +214,36 @@ std::size_t stream::peek(std::span<std::span<const std::byte>> out) const noexce
     return k;
 }
 
+std::size_t stream::take(std::span<mbuf_piece> out, std::uint64_t max_bytes) noexcept {
+    std::size_t k = 0;
+    std::uint64_t done = 0;
+    while (k < out.size() && next_ < contig_ && done < max_bytes) {
+        segment* x = head_;
+        const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(x->len, max_bytes - done));
+        out[k++] = mbuf_piece{x->m, x->pkt_off, n};
+        done += n;
+        next_ += n;
+        held_bytes_ -= n;
+        if (n == x->len) {
+            // The segment's reference goes to the caller with the piece.
+            head_ = x->next;
+            if (head_ != nullptr) head_->prev = nullptr;
+            else tail_ = nullptr;
+            if (contig_seg_ == x) contig_seg_ = nullptr;
+            --nseg_;
+            env_->pool->free(x);
+        } else {
+            // Part of it: the caller gets a reference of its own.
+            mbuf::add_refs(x->m, 1);
+            x->off += n;
+            x->pkt_off += n;
+            x->len -= n;
+        }
+    }
+    delivered_ += done;
+    return k;
+}
+
 void stream::consume(std::uint64_t n) noexcept {
     n = std::min(n, readable());
     advance(n);

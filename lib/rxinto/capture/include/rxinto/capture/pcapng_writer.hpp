@@ -18,8 +18,9 @@
 //                                 (worker_count > 1: "-w<worker_index>")
 //   - a trailing ".pcapng" or ".pcap" on PATH is removed; the rest is a prefix;
 //     if PATH is an existing directory the prefix is "PATH/rxinto";
-//   - the time is the file's start time in UTC (the ts_ns of the burst that
-//     opened it; wall clock at open() for the first file), to the millisecond;
+//   - the time is the file's start time in UTC (the wall-clock time of the
+//     burst that opened it, or the ts_ns given to write_burst; wall clock at
+//     open() for the first file), to the millisecond;
 //   - the last field is the file's sequence number in this writer's series,
 //     from 0001 (more digits past 9999); a name that exists already is never
 //     overwritten (O_EXCL: the number is bumped).
@@ -31,10 +32,10 @@
 //   - rotate_bytes (-C): a new file before the packet that would take the file
 //     past rotate_bytes (a file always takes at least one packet); the closing
 //     statistics blocks (~60 bytes per port) may go past it.
-//   - rotate_seconds (-G): a new file at the first burst whose ts_ns is
-//     rotate_seconds or more after the file's start time. Time is the ts_ns the
-//     caller passes (deterministic; tests inject it), not a timer: an idle
-//     writer does not rotate.
+//   - rotate_seconds (-G): a new file at the first burst written rotate_seconds
+//     or more after the file's start time, by the wall clock as tcpdump's -G
+//     (a replay too), or by the ts_ns the caller passes (deterministic; tests
+//     inject it). Not a timer: an idle writer does not rotate.
 //   - request_rotate() / request_rotate_all() (SIGHUP): a new file at the next
 //     write_burst.
 //   - ring_files (-W): after each new file, the oldest files of this writer's
@@ -53,10 +54,12 @@
 //   write_errors.
 //
 // Timestamps
-//   Nanosecond resolution (if_tsresol = 9). Each packet gets the burst's ts_ns
-//   (wall-clock ns since the epoch; 0 = "take the TSC now and convert it once
-//   for this burst" through tsc_clock), or the NIC's RX timestamp when the port
-//   is declared with nic_timestamps and the mbuf carries one. See
+//   Nanosecond resolution (if_tsresol = 9). Each packet gets, in this order:
+//   the NIC's RX timestamp when the port is declared with nic_timestamps and
+//   the mbuf carries one; the receive time the worker stamped in the
+//   rxinto_rx_time_ns dynamic field (rx_time_dynfield(): wall-clock ns, or
+//   the capture record's time for a replay); else the time of the write. A
+//   non-zero ts_ns given to write_burst overrides all of them (tests). See
 //   "rte_pcapng 22.11 notes" in pcapng_writer.cpp: its own TSC conversion is
 //   not used.
 //
@@ -68,16 +71,16 @@
 //   came in 23.03). The pcapng_port names and descriptions therefore go into
 //   the section header's comment ("port 0 = eth-a (uplink tap); ...").
 //
-// Ownership and lcores
-//   - open() and close() run on the control path (they allocate, create a
-//     mempool, make syscalls and may log nothing: errors come back as Result).
-//   - write_burst() runs on one lcore at a time (the worker that owns the
-//     writer); it does not take ownership of pkts (they go on to reassembly),
-//     copies each one (rte_pcapng_copy, truncated to the snap length) into the
-//     writer's copy pool, writes the copies with one writev and frees them
-//     before it returns. It never blocks on anything but the write itself,
-//     never allocates from the heap, never logs, never throws. File rotation
-//     happens inside write_burst (open + header write + dup2, no ethdev calls).
+// Ownership and threads
+//   - open() and close() run on the control path (they allocate, make
+//     syscalls and may log nothing: errors come back as Result).
+//   - write_burst() runs on one thread at a time: the output thread, never a
+//     worker (the workers hand their packets over through a capture ring, see
+//     output.hpp). It does not take ownership of pkts and writes each one as
+//     an enhanced packet block straight from its buffer (writev, no copy),
+//     cut to the snap length. It never allocates, logs or throws. File
+//     rotation happens inside write_burst (open + header write + dup2, no
+//     ethdev calls).
 //   - request_rotate(), request_rotate_all() and the counters may be used from
 //     any thread; the two requests are async-signal-safe (a lock-free atomic
 //     store).
@@ -93,6 +96,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <sys/uio.h>
 
 #include <rte_common.h>
 
@@ -112,11 +117,9 @@ struct pcapng_options {
     std::uint32_t rotate_seconds = 0;  ///< -G: 0 = no time rotation
     std::uint32_t ring_files = 0;      ///< -W: keep the newest N files per worker; 0 = all
     std::uint32_t snaplen = 0;         ///< -s: bytes kept per packet; 0 = whole frame
-    /// Largest frame kept whole when snaplen is 0 (or above it): sizes the
-    /// copy pool's buffers. Longer frames are cut there (counted: truncated).
-    std::uint32_t frame_max = 9216;
-    /// Copy-pool size when open() creates it; one burst needs up to n mbufs.
-    std::uint32_t pool_mbufs = 1023;
+    /// Largest frame kept whole when snaplen is 0 (or above it); longer frames
+    /// are cut there (counted: truncated). 64..262144.
+    std::uint32_t frame_max = 262144;
     /// Minimum ts_ns between two attempts to create a file after a failure.
     std::uint64_t retry_open_ns = 1'000'000'000;
 };
@@ -136,7 +139,6 @@ struct alignas(RTE_CACHE_LINE_SIZE) pcapng_counters {
     stats::counter file_bytes;     ///< bytes written to files (headers, blocks)
     stats::counter files;          ///< files created
     stats::counter write_errors;   ///< packets dropped: a write failed (ENOSPC...) or no file
-    stats::counter copy_failures;  ///< packets dropped: no mbuf for the copy
     stats::counter open_failures;  ///< files that could not be created or headed
     stats::counter truncated;      ///< frames cut at frame_max (beyond snaplen)
     stats::counter bad_port;       ///< packets dropped: port not given to open()
@@ -159,22 +161,21 @@ private:
 
 class pcapng_writer {
 public:
-    /// Validates the options and ports (each must be a valid ethdev port),
-    /// creates the copy pool if copy_pool_or_null is null (freed by close()),
-    /// and creates the first file, so that a bad path fails here.
-    /// A given pool's data room must be at least RTE_PKTMBUF_HEADROOM + the
-    /// snap length rounded up to 4 + 35 (more than rte_pcapng_mbuf_size(),
-    /// which forgets the RSS hash option 22.11 adds); it stays the caller's.
+    static constexpr std::uint32_t max_frame = 262144;
+
+    /// Validates the options and ports (each must be a valid ethdev port) and
+    /// creates the first file, so that a bad path fails here.
     [[nodiscard]] static Result<std::unique_ptr<pcapng_writer>> open(
         const pcapng_options& opt, unsigned worker_index, unsigned worker_count,
-        std::vector<pcapng_port> ports, rte_mempool* copy_pool_or_null);
+        std::vector<pcapng_port> ports);
 
     ~pcapng_writer();
     pcapng_writer(const pcapng_writer&) = delete;
     pcapng_writer& operator=(const pcapng_writer&) = delete;
 
-    /// Writes copies of pkts[0..n) received on (port_id, queue). Does NOT take
-    /// ownership of pkts. ts_ns: wall-clock ns of the burst, 0 = now.
+    /// Writes pkts[0..n) received on (port_id, queue). Does NOT take
+    /// ownership of pkts. ts_ns: wall-clock ns for every packet, 0 = each
+    /// packet's own time (see Timestamps).
     void write_burst(std::uint16_t port_id, std::uint16_t queue, rte_mbuf* const* pkts,
                      std::uint16_t n, std::uint64_t ts_ns = 0) noexcept;
 
@@ -190,8 +191,6 @@ public:
     [[nodiscard]] const pcapng_counters& counters() const noexcept { return c_; }
     /// The file being written ("" if none); not while write_burst runs.
     [[nodiscard]] std::string current_file() const;
-    /// The copy pool (tests check that every copy came back).
-    [[nodiscard]] rte_mempool* copy_pool() const noexcept { return pool_; }
     /// Bytes kept per packet: min(snaplen or frame_max, frame_max).
     [[nodiscard]] std::uint32_t snap_length() const noexcept { return snap_; }
 
@@ -205,14 +204,24 @@ private:
     };
 
 
+    static constexpr unsigned max_batch = 256;  ///< packets per writev at most
+    static constexpr unsigned iov_max = 1024;   ///< IOV_MAX
+    /// The head and the trailer of one enhanced packet block.
+    struct epb_frame {
+        alignas(4) unsigned char head[28];
+        alignas(4) unsigned char tail[8];
+    };
+
     bool open_next(std::uint64_t ts_ns) noexcept;
+    void flush_batch(port_state& ps, unsigned npkt, int niov, std::uint64_t bytes, std::uint64_t orig) noexcept;
+    [[nodiscard]] std::uint64_t packet_time(const port_state& ps, const rte_mbuf* pkt,
+                                            std::uint64_t now) const noexcept;
     /// One worker and no rotation: the first file is PATH exactly (tcpdump -w).
     [[nodiscard]] bool exact_first() const noexcept {
         return worker_count_ == 1 && opt_.rotate_bytes == 0 && opt_.rotate_seconds == 0 &&
                opt_.ring_files == 0 && !path_is_dir_;
     }
     void close_file() noexcept;
-    void write_chunk(port_state& ps, rte_mbuf** copies, unsigned cnt, std::uint64_t chunk_bytes) noexcept;
     void cut_back(std::uint64_t good, int err) noexcept;
     bool format_name(std::uint64_t ts_ns, std::uint64_t seq) noexcept;
 
@@ -225,9 +234,11 @@ private:
     unsigned worker_count_ = 1;
     std::vector<port_state> ports_;
     std::vector<std::int16_t> port_slot_;  ///< ethdev port id -> index in ports_, -1
-    rte_mempool* pool_ = nullptr;
-    bool own_pool_ = false;
+    std::vector<std::uint32_t> if_index_;  ///< ethdev port id -> interface block index
+    std::vector<epb_frame> epb_;            ///< max_batch heads and trailers
+    std::vector<iovec> iov_;                ///< iov_max
     std::uint32_t snap_ = 0;
+    int rx_time_field_ = -1;
     int ts_dynfield_ = -1;
     std::uint64_t ts_dynflag_ = 0;
     tsc_clock clock_;
@@ -253,6 +264,11 @@ private:
     std::uint64_t ring_head_ = 0;      ///< files created so far (slot = n % slots)
     std::vector<char> scratch_;        ///< the name being created
 };
+
+/// The rxinto_rx_time_ns mbuf dynamic field (registered on first use; -1 when
+/// EAL cannot register it): the receive time in wall-clock ns that a worker
+/// stamps on a packet it hands to the output thread. Control path.
+[[nodiscard]] int rx_time_dynfield() noexcept;
 
 /// A BurstSink that writes each burst to a pcapng_writer, then hands it on to
 /// `next` (which takes ownership, as the BurstSink contract says). Both belong

@@ -1,44 +1,44 @@
 // The worker's TCP-lite stage: every received burst goes to the worker's own
-// reassembler (shared nothing), then the application part (stream files)
-// reads what became readable.
+// reassembler (shared nothing); then the stream output (stream_feed: the
+// output thread writes the files) or, without one, the sink itself consumes
+// what became readable, so that no buffer is held for a reader that does not
+// exist.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "rxinto/capture/packet_clock.hpp"
 #include "rxinto/capture/rx_loop.hpp"
-#include "rxinto/capture/stream_files.hpp"
+#include "rxinto/capture/stream_feed.hpp"
 #include "rxinto/tcp/reassembler.hpp"
 
 namespace rxinto::capture {
 
 class TcpSink final : public BurstSink {
 public:
-    /// links[i]: how frames of port i start and whether they may be cut.
-    /// ts_offset/ts_flag: the mbuf rx timestamp dynamic field (-1/0: none).
+    /// links[i]: how frames of port index i start and whether they may be cut.
+    /// feed: the stream output of this worker (null: none).
     TcpSink(std::unique_ptr<tcp::reassembler> r, std::vector<tcp::port_link> links,
-            std::vector<bool> pcap_timestamps, int ts_offset, std::uint64_t ts_flag,
-            std::shared_ptr<stream_index> index, std::vector<std::uint16_t> port_index_of);
+            const packet_clock* clock, std::unique_ptr<stream_feed> feed,
+            std::vector<std::uint16_t> port_index_of);
 
     void on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept override;
     /// After the worker stopped: end every stream (eof) and release everything.
     void finish() noexcept;
 
     [[nodiscard]] const tcp::reassembler& reassembler() const noexcept { return *r_; }
-    [[nodiscard]] const stream_files* files() const noexcept { return files_.get(); }
+    [[nodiscard]] const stream_feed* feed() const noexcept { return feed_.get(); }
 
 private:
-    std::uint64_t now_ns(rte_mbuf* first, std::uint16_t port_index) noexcept;
-    void process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index) noexcept;
+    void process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index, std::uint64_t live_ns) noexcept;
     void drain() noexcept;
 
     std::unique_ptr<tcp::reassembler> r_;
-    std::unique_ptr<stream_files> files_;
+    std::unique_ptr<stream_feed> feed_;
     std::vector<tcp::port_link> links_;
-    std::vector<bool> pcap_ts_;
+    const packet_clock* clock_;
     std::vector<std::uint16_t> port_index_of_;  ///< ethdev port id -> port index
-    int ts_offset_ = -1;
-    std::uint64_t ts_flag_ = 0;
     std::uint64_t last_expire_ns_ = 0;
     std::uint64_t last_now_ns_ = 0;
 };

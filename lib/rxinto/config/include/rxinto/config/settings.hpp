@@ -100,6 +100,13 @@ struct RunSettings {
 struct TcpSettings {
     bool enabled = true;                    ///< reassemble TCP streams (no: count packets only)
     std::string streams_dir;                ///< write delivered stream bytes + index.jsonl here ("" = no)
+    bool streams_dir_overwrite = false;     ///< replace an earlier run's output in streams_dir
+    std::uint32_t streams_max_open = 0;     ///< stream files open at once (0: half of RLIMIT_NOFILE)
+    /// How long an ACK-proven hole waits for a late copy of its bytes before it
+    /// is a gap (and a mid-stream start for in-order evidence): "auto" (replays
+    /// of capture files: until the stream ends, a cap, pool pressure or an idle
+    /// timeout; live ports: 32 packets), N packets, or "Nms" of packet time.
+    std::string gap_grace = "auto";
     std::string overlap = "first";          ///< first | last
     std::string checksum = "auto";          ///< auto | verify | ignore
     bool midstream = true;                  ///< pick up connections seen without a handshake

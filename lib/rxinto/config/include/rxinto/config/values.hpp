@@ -92,6 +92,12 @@ template <class T>
 [[nodiscard]] Result<std::string> parse_pcap(std::string_view text);
 /// [tcp] overlap: first | last (any case); returns the lower-case name.
 [[nodiscard]] Result<std::string> parse_overlap(std::string_view text);
+/// [tcp] gap_grace / --gap-grace: "auto", N packets (0..1000000000) or N ms
+/// ("250ms", 1..86400000); normalised to "auto", "N" or "Nms".
+[[nodiscard]] Result<std::string> parse_gap_grace(std::string_view text);
+inline constexpr UintRange gap_grace_packets_range{0, 1000000000};
+inline constexpr UintRange gap_grace_ms_range{1, 86400000};
+inline constexpr UintRange streams_max_open_range{0, 1048576};  // 0: from RLIMIT_NOFILE
 /// [tcp] checksum: auto | verify | ignore (any case); returns the lower-case name.
 [[nodiscard]] Result<std::string> parse_tcp_checksum(std::string_view text);
 /// A directory path to write into (streams_dir): no control characters; "" = none.

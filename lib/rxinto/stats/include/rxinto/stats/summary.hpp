@@ -59,7 +59,7 @@ struct Snapshot {
     std::uint64_t capture_file_bytes = 0;  ///< bytes in the files
     std::uint64_t capture_files = 0;
     std::uint64_t capture_write_errors = 0;   ///< not written: a write failed (disk full...)
-    std::uint64_t capture_copy_failures = 0;  ///< not written: no mbuf for the copy
+    std::uint64_t capture_ring_full = 0;      ///< not written: a worker's capture ring was full
     std::uint64_t capture_open_failures = 0;
     std::uint64_t capture_truncated = 0;      ///< cut at the largest frame kept
     bool filter_enabled = false;
@@ -71,8 +71,12 @@ struct Snapshot {
     std::uint64_t dispatch_ring_full = 0;  ///< dropped: a worker's ring was full
     std::uint64_t dispatch_polls = 0;
     std::uint64_t dispatch_empty_polls = 0;
-    std::uint64_t stream_bytes_written = 0;  ///< --streams-dir
-    std::uint64_t stream_write_errors = 0;
+    std::uint64_t stream_bytes_written = 0;  ///< --streams-dir: stream bytes in files
+    std::uint64_t stream_write_errors = 0;   ///< failed or short writes
+    std::uint64_t stream_bytes_lost = 0;     ///< delivered, not in a file (ring full, write failed)
+    std::uint64_t stream_files = 0;
+    std::uint64_t streams_ring_full = 0;     ///< stream messages a full stream ring dropped
+    std::uint64_t stream_bytes_unsent = 0;   ///< stream bytes they carried
 
     /// Value of a named tcp counter (0 when absent).
     [[nodiscard]] std::uint64_t tcp_count(const std::string& name) const noexcept;

@@ -26,6 +26,8 @@
 
 #include "rxinto/base/seq32.hpp"
 
+struct rte_mbuf;
+
 namespace rxinto::tcp {
 
 /// Why a stream ended (DESIGN.md "Stream output": end).
@@ -64,6 +66,14 @@ struct recv_result {
     }
 };
 
+/// A piece of a stream handed over as a reference to its packet buffer: len
+/// bytes, off bytes into the packet data of m (which may be a chain).
+struct mbuf_piece {
+    rte_mbuf* m = nullptr;
+    std::uint32_t off = 0;
+    std::uint32_t len = 0;
+};
+
 struct segment;     // a held piece of the stream (stream_rx.hpp)
 struct stream_env;  // the worker's segment pool, drop list and counters (stream_rx.hpp)
 
@@ -88,6 +98,13 @@ public:
     std::size_t peek(std::span<std::span<const std::byte>> out) const noexcept;
     /// Releases the first n in-order bytes (at most readable()).
     void consume(std::uint64_t n) noexcept;
+    /// Hands the next in-order bytes over as packet-buffer references (zero
+    /// copy, to another thread if need be): fills out with up to out.size()
+    /// pieces of at most max_bytes in all, in stream order, and consumes them.
+    /// Each piece carries one reference of its mbuf, which is the caller's
+    /// from then on (free it with rte_pktmbuf_free, from any thread). The
+    /// bytes of a piece are never written to by rxinto. Returns the pieces.
+    std::size_t take(std::span<mbuf_piece> out, std::uint64_t max_bytes = UINT64_MAX) noexcept;
 
     /// Read position (stream offset of the next byte to read).
     [[nodiscard]] std::uint64_t offset() const noexcept { return next_; }

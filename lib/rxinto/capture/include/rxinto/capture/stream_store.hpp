@@ -1,0 +1,148 @@
+// --streams-dir: the output thread's side of stream output. Writes, per
+// direction of each TCP connection, a file with the delivered bytes in stream
+// order (gaps removed, never filled) and one line per direction in
+// DIR/index.jsonl (DESIGN.md "Stream output"), from the workers' stream
+// messages (stream_feed).
+//
+// The directory is the user's: every file is created inside it with
+// openat(O_CREAT | O_EXCL | O_NOFOLLOW) on the directory's descriptor, so a
+// link planted under a stream's name is never followed and nothing is ever
+// written outside it. A directory that is not empty is refused, unless the
+// run may overwrite (then an earlier run's output — index.jsonl and
+// <conn>-<dir>.bin — is removed first, and anything else still refuses it).
+//
+// What is on disk is exactly what the index says: `bytes` is what the file
+// holds; bytes the reassembler delivered that did not reach the file (a full
+// stream ring, a failed write: a full file system, say) are listed per
+// direction as `lost` ranges in stream coordinates and counted. At most
+// max_open_files descriptors are open at once (least recently written closed
+// first, reopened in append mode). A direction without a byte gets no file
+// (`file` is null).
+//
+// Thread: the output thread only (open() on the control path).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <rte_common.h>
+
+#include "rxinto/base/counter.hpp"
+#include "rxinto/base/result.hpp"
+#include "rxinto/flow/flow_key.hpp"
+
+namespace rxinto::capture {
+
+struct stream_msg;
+
+struct stream_store_options {
+    std::string dir;
+    /// Replace an earlier run's output in dir (else dir must be empty or new).
+    bool overwrite = false;
+    /// Descriptors open at once; 0: from RLIMIT_NOFILE (half the soft limit).
+    unsigned max_open_files = 0;
+    /// false: no stream files, the index only (and the observers).
+    bool write_files = true;
+};
+
+struct alignas(RTE_CACHE_LINE_SIZE) stream_store_counters {
+    stats::counter bytes_written;  ///< stream bytes in files
+    stats::counter bytes_lost;     ///< delivered but not in a file (ring full, write failed)
+    stats::counter write_errors;   ///< failed or short writes
+    stats::counter files;          ///< stream files created
+    stats::counter reopened;       ///< descriptors reopened after the open-files limit closed them
+    stats::counter index_errors;   ///< index lines that could not be written
+};
+
+/// One direction of a finished connection, as the index line says it.
+struct direction_summary {
+    std::string label;  ///< c2s, s2c, a2b, b2a
+    std::string src, dst;
+    std::uint16_t sport = 0, dport = 0;
+    std::string file;   ///< relative to the directory; "" when there is no file
+    std::uint64_t bytes = 0;       ///< in the file
+    std::uint64_t delivered = 0;   ///< by the reassembler
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> lost;
+    bool midstream = false;
+    std::string end;
+    std::uint64_t overlap_conflicts = 0;
+};
+
+struct connection_summary {
+    std::uint64_t conn = 0;
+    unsigned worker = 0;
+    flow::flow_key key;
+    std::uint64_t first_ns = 0, last_ns = 0, packets = 0;
+    direction_summary dir[2];  ///< in index order: the client's first when known
+};
+
+class stream_store {
+public:
+    /// Prepares the directory (created if missing; refused if not empty
+    /// unless overwrite) and creates index.jsonl. A usage error (exit 2) when
+    /// the directory is not acceptable.
+    [[nodiscard]] static Result<std::unique_ptr<stream_store>> open(const stream_store_options& opt);
+    ~stream_store();
+    stream_store(const stream_store&) = delete;
+    stream_store& operator=(const stream_store&) = delete;
+
+    /// A message from worker `worker`'s stream ring. Frees the mbufs it carries.
+    void handle(unsigned worker, const stream_msg& m) noexcept;
+    /// Connections that never ended (their end message was lost): index lines
+    /// from what is known, end "eof". Closes every file.
+    void finish() noexcept;
+
+    /// Called for every connection when its index lines are written (export).
+    std::function<void(const connection_summary&)> on_end;
+
+    [[nodiscard]] const stream_store_counters& counters() const noexcept { return c_; }
+    [[nodiscard]] const std::string& dir() const noexcept { return opt_.dir; }
+
+private:
+    struct dir_out {
+        int fd = -1;
+        std::string file;            ///< created file name, "" before the first byte
+        std::uint64_t written = 0;
+        std::uint64_t next = 0;      ///< the stream offset the next message should start at
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> lost;
+        std::list<std::pair<std::uint64_t, int>>::iterator lru;
+    };
+    struct conn_out {
+        unsigned worker = 0;
+        flow::flow_key key;
+        std::int8_t client = -1;
+        std::uint8_t first_dir = 0;
+        bool midstream = false;
+        std::uint64_t first_ns = 0;
+        dir_out d[2];
+    };
+
+    stream_store() = default;
+    void on_data(conn_out& c, const stream_msg& m) noexcept;
+    void on_gap(conn_out& c, const stream_msg& m) noexcept;
+    void end_connection(std::uint64_t id, conn_out& c, const stream_msg* end) noexcept;
+    int fd_for(std::uint64_t id, conn_out& c, int d) noexcept;
+    void close_fd(dir_out& x) noexcept;
+    void write_index(const connection_summary& s) noexcept;
+
+    stream_store_options opt_;
+    int dirfd_ = -1;
+    int index_fd_ = -1;
+    unsigned max_open_ = 0;
+    std::unordered_map<std::uint64_t, conn_out> conns_;
+    std::list<std::pair<std::uint64_t, int>> lru_;  ///< (conn, dir) with an open descriptor, oldest first
+    stream_store_counters c_;
+};
+
+/// Stream file names: "<conn>-<label>.bin".
+[[nodiscard]] std::string stream_file_name(std::uint64_t conn, const char* label);
+
+}  // namespace rxinto::capture
