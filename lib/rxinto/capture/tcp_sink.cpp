@@ -24,24 +24,59 @@ TcpSink::TcpSink(std::unique_ptr<tcp::reassembler> r, std::vector<tcp::port_link
 }
 
 std::uint64_t TcpSink::now_ns(rte_mbuf* first, std::uint16_t port_index) noexcept {
-    // Replayed captures carry their own time (net_pcap puts the record's time,
-    // in microseconds, in the rx timestamp field): timeouts follow capture time.
+    // Replayed captures carry their own time (rxinto's file reader puts the
+    // record's time, in nanoseconds, in the rx timestamp field): timeouts
+    // follow capture time.
     if (ts_offset_ >= 0 && port_index < pcap_ts_.size() && pcap_ts_[port_index] &&
         (first->ol_flags & ts_flag_) != 0) {
-        const auto us = *RTE_MBUF_DYNFIELD(first, ts_offset_, const rte_mbuf_timestamp_t*);
-        return us * 1000;
+        return *RTE_MBUF_DYNFIELD(first, ts_offset_, const rte_mbuf_timestamp_t*);
     }
     // Live ports: the TSC, converted once per burst (no syscall on this path).
     return rte_rdtsc() / (rte_get_tsc_hz() / 1'000'000ULL) * 1000ULL;
+}
+
+void TcpSink::set_link_sources(std::vector<link_source> per_port, int dynfield_offset) {
+    link_sources_ = std::move(per_port);
+    lt_offset_ = dynfield_offset;
+}
+
+void TcpSink::process_link(rte_mbuf** pkts, std::uint16_t n, const tcp::port_link& link,
+                           std::uint64_t now) noexcept {
+    r_->process_burst(pkts, n, link, now);
+    drain();
+    r_->flush();
 }
 
 void TcpSink::process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index) noexcept {
     const std::uint64_t now = now_ns(pkts[0], port_index);
     last_now_ns_ = std::max(last_now_ns_, now);
     const tcp::port_link link = port_index < links_.size() ? links_[port_index] : tcp::port_link{};
-    r_->process_burst(pkts, n, link, now);
-    drain();
-    r_->flush();
+    const link_source src = port_index < link_sources_.size() ? link_sources_[port_index]
+                                                              : link_source::from_port;
+    if (src == link_source::from_port) {
+        process_link(pkts, n, link, now);
+    } else if (src == link_source::unparsed) {
+        unparsed_.add(n);
+        rte_pktmbuf_free_bulk(pkts, n);
+    } else {
+        // Each packet has its interface's link type (pcapng): runs of one type.
+        std::uint16_t i = 0;
+        while (i < n) {
+            const std::uint32_t lt = *RTE_MBUF_DYNFIELD(pkts[i], lt_offset_, const std::uint32_t*);
+            std::uint16_t j = static_cast<std::uint16_t>(i + 1);
+            while (j < n && *RTE_MBUF_DYNFIELD(pkts[j], lt_offset_, const std::uint32_t*) == lt) ++j;
+            const auto run = static_cast<std::uint16_t>(j - i);
+            if (const auto parsed = net::link_type_from_pcap(lt)) {
+                tcp::port_link l = link;
+                l.link = *parsed;
+                process_link(pkts + i, run, l, now);
+            } else {
+                unparsed_.add(run);
+                rte_pktmbuf_free_bulk(pkts + i, run);
+            }
+            i = j;
+        }
+    }
 }
 
 void TcpSink::drain() noexcept {

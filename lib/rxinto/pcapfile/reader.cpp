@@ -273,10 +273,7 @@ step parser::shb(const std::uint8_t* d, std::size_t len, bool eof, bool first) n
     else if (bswap32(bom) == pcapng_bom) swapped = true;
     else return fail(stop_reason::bad_byte_order_magic, bom);
     swapped_ = swapped;  // each section has its own byte order
-    if (first) {
-        format_ = file_format::pcapng;
-        state_ = state::pcapng;
-    }
+    if (first) format_ = file_format::pcapng;
     const std::uint32_t total = u32(d + 4);
     if (total < 28) return fail(stop_reason::block_too_short, total, 28);
     if (total % 4 != 0) return fail(stop_reason::block_length_not_multiple_of_4, total);
@@ -292,6 +289,7 @@ step parser::shb(const std::uint8_t* d, std::size_t len, bool eof, bool first) n
     if (major != 1 || (first && minor != 0 && minor != 2))
         return fail(stop_reason::unsupported_version, std::uint64_t{major} * 1000 + minor);
     ifaces_.clear();  // a new section declares its own interfaces
+    if (first) state_ = state::pcapng;  // only now: a need_more above comes back here
     ++records_;
     offset_ += total;
     return step{step_kind::skipped, {}, total, 0};
