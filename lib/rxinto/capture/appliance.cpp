@@ -373,7 +373,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                                                      : static_cast<unsigned>(worker_lcores.size());
     const std::uint32_t in_rings =
         dispatch ? static_cast<std::uint32_t>(worker_lcores.size()) * dispatch_ring_size : 0;
-    auto opened = port::Ports::open(s, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
+    const config::Settings sized = size_for_files(s, plan);  // offline: tables no larger than the files
+    auto opened = port::Ports::open(sized, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
                                     pcap_paths, in_rings, plan.sources);
     if (!opened) return std::move(opened).error();
     port::Ports ports = std::move(opened.value());
@@ -425,7 +426,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     if (s.tcp.enabled) {
         for (std::size_t i = 0; i < r.workers.size(); ++i) {
             const int socket = static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore));
-            tcp::tcp_config cfg = tcp_config_of(s.tcp);
+            tcp::tcp_config cfg = tcp_config_of(sized.tcp);
             if (dispatch) cfg.dispatch_workers = static_cast<std::uint32_t>(r.workers.size());
             auto re = tcp::reassembler::create(cfg, "rxw" + std::to_string(i),
                                                static_cast<unsigned>(i), ports.pool(), socket);

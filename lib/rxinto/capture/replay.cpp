@@ -2,6 +2,10 @@
 
 #include <pcap/pcap.h>
 
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
 #include "rxinto/net/parse.hpp"
 #include "rxinto/port/ports.hpp"
 
@@ -220,6 +224,31 @@ void finish_captures(ReplayPlan& plan, const port::Ports& ports, std::vector<std
             c.dropped_after_stop = ports.limited(i);
         }
     }
+}
+
+config::Settings size_for_files(const config::Settings& s, const ReplayPlan& plan) {
+    config::Settings out = s;
+    if (!plan.offline) return out;
+    std::uint64_t records = 0;
+    for (std::size_t i = 0; i < s.ports.size(); ++i) {
+        if (plan.sources[i]) {
+            if (!plan.sources[i]->mapped()) return out;  // a stream: its length is unknown
+            records += plan.sources[i]->size() / 16;     // the smallest pcap record
+        } else if (plan.net_pcap_limit[i] >= 0) {
+            records += static_cast<std::uint64_t>(plan.net_pcap_limit[i]);
+        } else {
+            return out;
+        }
+    }
+    auto lower = [records](auto& v, std::uint64_t floor) {
+        using T = std::remove_reference_t<decltype(v)>;
+        const std::uint64_t bound = std::max(records, floor);
+        if (bound < v) v = static_cast<T>(bound);
+    };
+    lower(out.tcp.max_flows, 8);
+    lower(out.tcp.max_segments, 64);
+    lower(out.mempool.reassembly_held, 0);
+    return out;
 }
 
 bool replay_complete(const ReplayPlan& plan, const port::Ports& ports, std::size_t index,

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <ctime>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +18,36 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+
+// EAL 22.11 calibrates the TSC by sleeping 100 ms (get_tsc_freq in
+// lib/eal/linux/eal_timer.c) when neither CPUID leaf 0x15 nor the
+// MSR_PLATFORM_INFO register gives the frequency, which is the case on most
+// virtual machines: that one sleep was most of an offline run's start-up.
+// EAL measures the time that really passed (CLOCK_MONOTONIC_RAW around the
+// sleep) and rounds the result to 10 MHz, so a 10 ms sleep yields the same
+// frequency. While rxinto's own call to rte_eal_init runs (and only on its
+// thread), this definition of nanosleep, which the dynamic linker prefers to
+// libc's, shortens exactly that one request; every other call is passed on.
+namespace {
+std::atomic<bool> g_in_eal_init{false};
+thread_local bool t_eal_thread = false;
+}  // namespace
+
+extern "C" int nanosleep(const struct timespec* req, struct timespec* rem) {
+    struct timespec shorter {};
+    if (req != nullptr && g_in_eal_init.load(std::memory_order_relaxed) && t_eal_thread &&
+        req->tv_sec == 0 && req->tv_nsec == 100'000'000) {
+        shorter.tv_nsec = 10'000'000;
+        req = &shorter;
+    }
+    // nanosleep(2) is clock_nanosleep on CLOCK_REALTIME, which returns the error.
+    const int rc = ::clock_nanosleep(CLOCK_REALTIME, 0, req, rem);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    return 0;
+}
 
 namespace rxinto::port {
 
@@ -298,7 +330,11 @@ Result<EalInfo> eal_init(const std::vector<std::string>& args, bool hugepages) {
     for (auto& s : keep) argv.push_back(s.data());
     argv.push_back(nullptr);
 
+    t_eal_thread = true;
+    g_in_eal_init.store(true);
     const int rc = rte_eal_init(static_cast<int>(keep.size()), argv.data());
+    g_in_eal_init.store(false);
+    t_eal_thread = false;
     if (rc < 0) {
         const int e = rte_errno;
         std::string hint;

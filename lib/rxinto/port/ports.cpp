@@ -207,7 +207,9 @@ Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned 
     }
 
     PoolSizing sz;
-    for (const auto& p : out.ports_) sz.rx_descriptors += std::uint32_t{p.rx_queues} * p.rx_desc;
+    // A file port's ring is never filled ahead: its descriptors hold no mbuf.
+    for (const auto& p : out.ports_)
+        if (!p.replay) sz.rx_descriptors += std::uint32_t{p.rx_queues} * p.rx_desc;
     sz.lcores = std::max(1U, lcores);
     sz.burst = s.run.burst;
     sz.cache = s.mempool.cache;

@@ -95,6 +95,15 @@ void finish_captures(ReplayPlan& plan, const port::Ports& ports, std::vector<std
 [[nodiscard]] bool replay_complete(const ReplayPlan& plan, const port::Ports& ports, std::size_t index,
                                    std::uint64_t rx_packets, std::uint64_t rx_nombuf, std::uint64_t ierrors);
 
+/// An offline run never needs more flows, held segments or mbufs than its
+/// files hold records: with every file's size known (mapped files: a record
+/// takes at least 16 bytes; net_pcap files: the scanned count), the [tcp]
+/// table sizes and the mbufs reserved for reassembly are lowered to that bound
+/// (never raised), so that replaying a small file does not first zero tables
+/// sized for a live link (most of a small replay's start-up). Other runs:
+/// the settings unchanged.
+[[nodiscard]] config::Settings size_for_files(const config::Settings& s, const ReplayPlan& plan);
+
 /// `rx_pcap=FILE` of a net_pcap vdev's arguments ("" when not one, or when
 /// infinite_rx is on).
 [[nodiscard]] std::string net_pcap_rx_file(const std::string& devargs);
