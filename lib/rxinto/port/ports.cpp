@@ -123,6 +123,8 @@ void Ports::close() noexcept {
 }
 
 Result<std::uint16_t> Ports::max_rx_queues(const config::PortSettings& p, std::size_t index) {
+    // A capture file's port is created by open() and has one queue.
+    if (p.kind == config::PortKind::pcap) return std::uint16_t{1};
     const std::string name = device_name(p, index);
     std::uint16_t id = 0;
     if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0)
