@@ -36,11 +36,6 @@ namespace rxinto::capture {
 
 namespace {
 
-struct ReplayPort {
-    std::size_t index = 0;
-    std::uint64_t expected = 0;
-};
-
 /// Everything the control lcore looks at while the workers run.
 struct Run {
     const config::Settings* settings = nullptr;
@@ -63,7 +58,9 @@ struct Run {
     std::atomic<bool> drain{false};                   // dispatcher stopped: workers drain their rings
     mutable std::atomic<std::uint64_t> pool_in_use_max{0};
     mutable std::mutex stats_mu;  // rte_eth_stats_get from the control lcore and telemetry  // sampled by control(): the pool's low-water mark
-    std::vector<ReplayPort> replays;
+    const ReplayPlan* plan = nullptr;  // replayed files (replay.hpp)
+    std::vector<std::size_t> replays;  // indexes of the ports that replay a file
+    bool stall_check = true;           // no stall stop while a stream may wait for its writer
     std::atomic<bool> stop{false};
     std::uint64_t start_tsc = 0;
     std::uint64_t hz = 1;
@@ -143,10 +140,17 @@ struct Run {
                 for (const auto& t : tcp_sinks) v += t->reassembler().outcomes().get(i);
                 s.outcomes.emplace_back(tcp::to_string(static_cast<tcp::packet_outcome>(i)), v);
             }
+            {
+                // Frames of a link type rxinto does not parse: counted, never reassembled.
+                std::uint64_t v = 0;
+                for (const auto& t : tcp_sinks) v += t->unparsed_link_type();
+                s.outcomes.emplace_back("unparsed_link_type", v);
+            }
             for (const char* k : {"checksum_bad", "out_of_window", "before_stream_start",
                                   "data_after_fin", "no_handshake", "segment_pool_exhausted",
                                   "stream_cap_drops"})
                 s.tcp_drops.emplace_back(k, s.tcp_count(k));
+            s.tcp_drops.emplace_back("unparsed_link_type", s.outcomes.back().second);
             const std::uint64_t gone = s.tcp_count("flows_closed") + s.tcp_count("flows_timed_out") +
                                        s.tcp_count("flows_evicted") + s.tcp_count("flows_reused");
             s.flows_active = s.tcp_count("flows_created") - std::min(gone, s.tcp_count("flows_created"));
@@ -227,17 +231,18 @@ struct Run {
                 last_progress = snap;
                 next_progress_s += 1.0;
             }
-            // A replay is complete when every packet of the file is accounted for:
-            // received, or dropped by net_pcap for want of an mbuf (rx_nombuf) or
-            // for a record it could not read (ierrors).
+            // A replay is complete when its reader reached the end of the file
+            // (or the last record it trusts) and its pollers counted every packet
+            // it delivered; a net_pcap file when every packet libpcap accepts is
+            // accounted for (received, or dropped for want of an mbuf or unread).
             if (!replays.empty() && replays.size() == ports->ports().size()) {
                 bool all_done = true;
                 std::uint64_t accounted = 0;
-                for (const auto& r : replays) {
-                    const auto& p = snap.ports[r.index];
-                    const std::uint64_t a = p.rx_packets + p.rx_nombuf + p.ierrors;
-                    accounted += a;
-                    if (a < r.expected) all_done = false;
+                for (const std::size_t i : replays) {
+                    const auto& p = snap.ports[i];
+                    accounted += p.rx_packets + p.rx_nombuf + p.ierrors;
+                    if (!replay_complete(*plan, *ports, i, p.rx_packets, p.rx_nombuf, p.ierrors))
+                        all_done = false;
                 }
                 if (all_done) {
                     stop_reason = "end_of_capture";
@@ -246,12 +251,14 @@ struct Run {
                 if (accounted != last_accounted) {
                     last_accounted = accounted;
                     last_change_s = t;
-                } else if (t - last_change_s > 5.0) {
-                    // Should not happen: net_pcap delivers what libpcap read in the
-                    // scan. Stop rather than hang, and say so.
+                } else if (stall_check && t - last_change_s > 5.0) {
+                    // The readers wait for free mbufs; nothing came back for 5 s
+                    // (a pool too small for what reassembly holds). Stop rather
+                    // than hang, and say so.
                     stop_reason = "stalled";
                     notes.push_back("replay stalled: " + std::to_string(accounted) +
-                                    " packets accounted for, the capture files hold more");
+                                    " packets accounted for, no progress for 5 s (every mbuf held:"
+                                    " raise [mempool] mbufs)");
                     return false;
                 }
             }
@@ -311,59 +318,29 @@ constexpr unsigned max_dispatch_workers = 64;
 Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     if (auto v = config::validate(s); !v) return std::move(v).error();
 
-    // Captures to replay: learn their packet counts before EAL starts.
+    // Captures to replay: opened and checked before EAL starts (replay.hpp).
     std::string generated;  // the built-in capture, written once by opt.generated_capture
-    std::vector<std::string> pcap_paths(s.ports.size());
-    std::vector<ReplayPort> replays;
-    std::vector<stats::CaptureStats> captures;
-    std::vector<std::string> notes;
-    std::vector<tcp::port_link> links(s.ports.size());
-    std::vector<bool> pcap_ts(s.ports.size(), false);
-    for (std::size_t i = 0; i < s.ports.size(); ++i) {
-        const auto& p = s.ports[i];
-        if (p.kind != config::PortKind::pcap) continue;
-        if (p.source == config::generated_pcap) {
-            if (generated.empty()) {
-                if (!opt.generated_capture)
-                    return make_error("port ", std::to_string(i),
-                                      ": no built-in capture in this program: give a capture file");
-                auto path = opt.generated_capture();
-                if (!path) return std::move(path).error();
-                generated = path.value();
-            }
-            pcap_paths[i] = generated;
-        } else {
-            pcap_paths[i] = p.source;
-        }
-        auto info = scan_capture(pcap_paths[i]);
-        if (!info) return make_error("port ", std::to_string(i), ": ", info.error().message);
-        if (info->read_error)
-            notes.push_back("capture '" + pcap_paths[i] + "': libpcap stops after " +
-                            std::to_string(info->packets) + " packets: " + info->error);
-        replays.push_back({i, info->packets});
-        pcap_ts[i] = true;
-        if (s.tcp.enabled && s.tcp.checksum == "auto" && checksums_mostly_wrong(*info)) {
-            links[i].verify_checksums = false;
-            notes.push_back("capture '" + pcap_paths[i] + "': " +
-                            std::to_string(info->tcp_checksums_bad) + " of " +
-                            std::to_string(info->tcp_checksums_bad + info->tcp_checksums_good +
-                                           info->tcp_checksums_offload) +
-                            " sampled TCP checksums are wrong (rewritten or anonymised"
-                            " addresses?): checksums are not verified for this capture"
-                            " (--checksum verify insists)");
-        }
-        links[i].may_be_cut = true;  // a capture's snaplen may have cut frames short
-        if (auto lt = net::link_type_from_pcap(static_cast<std::uint32_t>(info->linktype)))
-            links[i].link = *lt;
-        else if (s.tcp.enabled)
-            notes.push_back("capture '" + pcap_paths[i] + "': link type " +
-                            std::to_string(info->linktype) +
-                            " is not one rxinto parses (Ethernet, raw IP, Linux SLL, null/loopback):"
-                            " its frames are counted, and dropped as not_ip by reassembly");
-        captures.push_back({static_cast<std::uint16_t>(i), pcap_paths[i], info->linktype,
-                            info->packets, info->bytes, info->wire_bytes,
-                            info->truncated_frames});
+    for (const auto& p : s.ports) {
+        if (p.kind != config::PortKind::pcap || p.source != config::generated_pcap || !generated.empty())
+            continue;
+        if (!opt.generated_capture)
+            return make_error("a port replays the built-in capture, but there is none in this program:"
+                              " give a capture file");
+        auto path = opt.generated_capture();
+        if (!path) return std::move(path).error();
+        generated = path.value();
     }
+    auto planned = plan_replays(s, generated, opt.stop_requested);
+    if (!planned) return std::move(planned).error();
+    ReplayPlan plan = std::move(planned.value());
+    const std::vector<std::string>& pcap_paths = plan.paths;
+    std::vector<std::string> notes = plan.notes;
+    std::vector<std::size_t> replays;
+    for (std::size_t i = 0; i < s.ports.size(); ++i)
+        if (plan.sources[i] || plan.net_pcap_limit[i] >= 0) replays.push_back(i);
+    const std::vector<tcp::port_link>& links = plan.links;
+    const std::vector<bool>& pcap_ts = plan.pcap_ts;
+    const std::vector<stats::CaptureStats>& captures = plan.captures;
 
     // A filter that does not compile is a usage error: say so before the EAL
     // starts (libpcap alone can tell, for the link type of the first capture).
@@ -389,13 +366,17 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         store = std::move(st.value());
     }
 
-    auto hp = port::decide_hugepages(s.eal, port::probe_hugepages());
+    auto hp = port::plan_memory(s.eal, plan.offline);
     if (!hp) return std::move(hp).error();
+    if (!hp->cleanup.empty()) {
+        std::fprintf(opt.progress_out, "rxinto: %s\n", hp->cleanup.c_str());
+        notes.push_back(hp->cleanup);
+    }
     if (!hp->note.empty()) {
         std::fprintf(opt.progress_out, "%s\n", hp->note.c_str());
         notes.push_back("ran with --no-huge: no usable hugepages");
     }
-    auto args = port::build_eal_args(s, hp->use_hugepages, pcap_paths);
+    auto args = port::build_eal_args(s, hp->use_hugepages, pcap_paths, plan.offline);
     if (!args) return std::move(args).error();
     auto eal = port::eal_init(args.value(), hp->use_hugepages);
     if (!eal) return std::move(eal).error();
@@ -443,17 +424,26 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     const std::uint32_t out_rings =
         nworkers * ((s.capture.write.empty() ? 0 : capture_ring_size) +
                     (store ? stream_ring_size * msg_pieces : 0));
-    auto opened = port::Ports::open(s, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
-                                    pcap_paths, in_rings + out_rings);
+    const config::Settings sized = size_for_files(s, plan);  // offline: tables no larger than the files
+    auto opened = port::Ports::open(sized, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
+                                    pcap_paths, in_rings + out_rings, plan.sources);
     if (!opened) return std::move(opened).error();
     port::Ports ports = std::move(opened.value());
+    for (const std::size_t i : replays) {
+        if (plan.net_pcap_limit[i] < 0) continue;
+        if (auto st = ports.limit_rx(i, static_cast<std::uint64_t>(plan.net_pcap_limit[i])); !st)
+            return std::move(st).error();
+    }
     for (const auto& n : ports.notes()) notes.push_back(n);
 
     Run r;
     r.settings = &s;
     r.opt = &opt;
     r.ports = &ports;
+    r.plan = &plan;
     r.replays = std::move(replays);
+    for (const std::size_t i : r.replays)
+        if (ports.ports()[i].file != nullptr && !ports.ports()[i].file->mapped()) r.stall_check = false;
     r.notes = std::move(notes);
 
     // One Worker per worker lcore, or one on the main lcore when there is none.
@@ -482,7 +472,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     if (s.tcp.enabled) {
         for (std::size_t i = 0; i < r.workers.size(); ++i) {
             const int socket = static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore));
-            tcp::tcp_config cfg = tcp_config_of(s.tcp, replay_only);
+            tcp::tcp_config cfg = tcp_config_of(sized.tcp, replay_only);
             if (dispatch) cfg.dispatch_workers = static_cast<std::uint32_t>(r.workers.size());
             auto re = tcp::reassembler::create(cfg, "rxw" + std::to_string(i),
                                                static_cast<unsigned>(i), ports.pool(), socket);
@@ -501,6 +491,14 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             r.tcp_sinks.push_back(std::make_unique<TcpSink>(std::move(re.value()), links, r.clock.get(),
                                                             std::move(feed), port_index_of));
         }
+        std::vector<TcpSink::link_source> link_sources(s.ports.size(), TcpSink::link_source::from_port);
+        for (std::size_t i = 0; i < s.ports.size(); ++i) {
+            if (plan.sources[i]) link_sources[i] = TcpSink::link_source::per_packet;
+            else if (plan.net_pcap_limit[i] >= 0 && plan.linktype[i] >= 0 &&
+                     !net::link_type_from_pcap(static_cast<std::uint32_t>(plan.linktype[i])))
+                link_sources[i] = TcpSink::link_source::unparsed;
+        }
+        for (auto& t : r.tcp_sinks) t->set_link_sources(link_sources, port::linktype_dynfield_offset());
     }
     // Queues are dealt round-robin over the workers (each queue has one owner),
     // or all go to the dispatcher, which feeds one ring per worker.
@@ -691,7 +689,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     sum.mempool_size = ports.pool_size();
     sum.mempool_in_use = rte_mempool_in_use_count(ports.pool());
     sum.notes = std::move(r.notes);
-    sum.captures = std::move(captures);
+    finish_captures(plan, ports, sum.notes);
+    sum.captures = std::move(plan.captures);
     if (r.store && r.store->counters().index_errors.get() != 0)
         sum.notes.push_back("--streams-dir: " + std::to_string(r.store->counters().index_errors.get()) +
                             " index lines could not be written");

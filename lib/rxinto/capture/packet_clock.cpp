@@ -14,8 +14,8 @@ packet_clock::packet_clock(std::vector<bool> replay) : replay_(std::move(replay)
 
 std::uint64_t packet_clock::of(const rte_mbuf* m, std::uint16_t port_index, std::uint64_t live_ns) const noexcept {
     if (ts_offset_ >= 0 && port_index < replay_.size() && replay_[port_index] && (m->ol_flags & ts_flag_) != 0) {
-        const auto us = *RTE_MBUF_DYNFIELD(m, ts_offset_, const rte_mbuf_timestamp_t*);
-        return us * 1000;  // net_pcap: the record's time in microseconds
+        // rxinto's file reader: the record's time in nanoseconds.
+        return *RTE_MBUF_DYNFIELD(m, ts_offset_, const rte_mbuf_timestamp_t*);
     }
     return live_ns;
 }

@@ -1,6 +1,7 @@
 #include "rxinto/capture/tcp_sink.hpp"
 
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 
 namespace rxinto::capture {
 
@@ -16,15 +17,50 @@ TcpSink::TcpSink(std::unique_ptr<tcp::reassembler> r, std::vector<tcp::port_link
     if (feed_) r_->set_listener(feed_.get());
 }
 
+void TcpSink::set_link_sources(std::vector<link_source> per_port, int dynfield_offset) {
+    link_sources_ = std::move(per_port);
+    lt_offset_ = dynfield_offset;
+}
+
+void TcpSink::process_link(rte_mbuf** pkts, std::uint16_t n, const tcp::port_link& link,
+                           std::uint64_t now) noexcept {
+    r_->process_burst(pkts, n, link, now);
+    drain();
+    r_->flush();
+}
+
 void TcpSink::process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index, std::uint64_t live_ns) noexcept {
     // Replayed captures follow capture time (the burst's first record), live
     // ports the TSC: timeouts and grace periods in packet time.
     const std::uint64_t now = clock_->of(pkts[0], port_index, live_ns);
     last_now_ns_ = std::max(last_now_ns_, now);
     const tcp::port_link link = port_index < links_.size() ? links_[port_index] : tcp::port_link{};
-    r_->process_burst(pkts, n, link, now);
-    drain();
-    r_->flush();
+    const link_source src = port_index < link_sources_.size() ? link_sources_[port_index]
+                                                              : link_source::from_port;
+    if (src == link_source::from_port) {
+        process_link(pkts, n, link, now);
+    } else if (src == link_source::unparsed) {
+        unparsed_.add(n);
+        rte_pktmbuf_free_bulk(pkts, n);
+    } else {
+        // Each packet has its interface's link type (pcapng): runs of one type.
+        std::uint16_t i = 0;
+        while (i < n) {
+            const std::uint32_t lt = *RTE_MBUF_DYNFIELD(pkts[i], lt_offset_, const std::uint32_t*);
+            std::uint16_t j = static_cast<std::uint16_t>(i + 1);
+            while (j < n && *RTE_MBUF_DYNFIELD(pkts[j], lt_offset_, const std::uint32_t*) == lt) ++j;
+            const auto run = static_cast<std::uint16_t>(j - i);
+            if (const auto parsed = net::link_type_from_pcap(lt)) {
+                tcp::port_link l = link;
+                l.link = *parsed;
+                process_link(pkts + i, run, l, now);
+            } else {
+                unparsed_.add(run);
+                rte_pktmbuf_free_bulk(pkts + i, run);
+            }
+            i = j;
+        }
+    }
 }
 
 void TcpSink::drain() noexcept {

@@ -75,7 +75,8 @@ const OptionSpec option_table[] = {
     {{"config", 0, "FILE", "read settings from an INI file (config/*.ini);\n"
                            "applied first wherever it stands, then the rest"},
      ok_flag},  // handled before the others, see parse_cli()
-    {{"pcap", 0, "FILE", "replay a capture file ('generated': built-in one);\n"
+    {{"pcap", 0, "FILE", "replay a capture file, pcap or pcapng ('-': standard\n"
+                         "input, pipes work too; 'generated': built-in one);\n"
                          "repeatable; --pcap/--vdev/--pci replace file ports"},
      [](CliState& st, std::string_view v) { return add_port(st, PortKind::pcap, values::parse_pcap(v)); }},
     {{"vdev", 0, "DEVARGS", "add a DPDK virtual device port, repeatable,\n"

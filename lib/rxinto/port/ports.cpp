@@ -12,6 +12,7 @@
 #include <rte_thash.h>
 
 #include "rxinto/port/eal.hpp"
+#include "rxinto/port/file_port.hpp"
 
 namespace rxinto::port {
 
@@ -83,7 +84,9 @@ Ports::Ports(Ports&& o) noexcept
       ports_(std::move(o.ports_)),
       notes_(std::move(o.notes_)),
       started_(std::move(o.started_)),
-      opened_(std::move(o.opened_)) {}
+      opened_(std::move(o.opened_)),
+      files_(std::move(o.files_)),
+      limits_(std::move(o.limits_)) {}
 
 Ports& Ports::operator=(Ports&& o) noexcept {
     if (this != &o) {
@@ -94,6 +97,8 @@ Ports& Ports::operator=(Ports&& o) noexcept {
         notes_ = std::move(o.notes_);
         started_ = std::move(o.started_);
         opened_ = std::move(o.opened_);
+        files_ = std::move(o.files_);
+        limits_ = std::move(o.limits_);
     }
     return *this;
 }
@@ -107,8 +112,10 @@ void Ports::stop() noexcept {
 
 void Ports::close() noexcept {
     stop();
+    limits_.clear();
     for (auto id : opened_) rte_eth_dev_close(id);
     opened_.clear();
+    files_.clear();  // after the ports: their rings and mappings go last
     if (pool_ != nullptr) {
         rte_mempool_free(pool_);
         pool_ = nullptr;
@@ -116,6 +123,8 @@ void Ports::close() noexcept {
 }
 
 Result<std::uint16_t> Ports::max_rx_queues(const config::PortSettings& p, std::size_t index) {
+    // A capture file's port is created by open() and has one queue.
+    if (p.kind == config::PortKind::pcap) return std::uint16_t{1};
     const std::string name = device_name(p, index);
     std::uint16_t id = 0;
     if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0)
@@ -126,16 +135,46 @@ Result<std::uint16_t> Ports::max_rx_queues(const config::PortSettings& p, std::s
     return info.max_rx_queues;
 }
 
+Status Ports::limit_rx(std::size_t index, std::uint64_t limit) {
+    if (index >= ports_.size()) return make_error("no port ", std::to_string(index));
+    auto l = RxLimit::install(ports_[index].port_id, limit);
+    if (!l) return std::move(l).error();
+    if (limits_.size() < ports_.size()) limits_.resize(ports_.size());
+    limits_[index] = std::move(l.value());
+    return {};
+}
+
+std::uint64_t Ports::limited(std::size_t index) const noexcept {
+    return index < limits_.size() && limits_[index] ? limits_[index]->dropped() : 0;
+}
+
 Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned lcores,
-                          const std::vector<std::string>& pcap_paths, std::uint32_t extra_mbufs) {
+                          const std::vector<std::string>& pcap_paths, std::uint32_t extra_mbufs,
+                          const std::vector<std::shared_ptr<pcapfile::source>>& sources) {
     Ports out;
     const unsigned default_queues = std::max(1U, workers);
+    std::vector<FilePort*> file_of(s.ports.size(), nullptr);
 
     // First pass: find every port and decide its queues, so the pool can be sized.
     for (std::size_t i = 0; i < s.ports.size(); ++i) {
         const auto& ps = s.ports[i];
         PortInfo pi;
         pi.name = device_name(ps, i);
+        if (ps.kind == config::PortKind::pcap) {
+            // A capture file: rxinto's own reader behind a net_ring port (file_port.hpp).
+            std::shared_ptr<pcapfile::source> src = i < sources.size() ? sources[i] : nullptr;
+            if (!src) {
+                if (i >= pcap_paths.size() || pcap_paths[i].empty())
+                    return make_error("port ", std::to_string(i), ": no capture file to replay");
+                auto opened = pcapfile::source::open(pcap_paths[i], {});
+                if (!opened) return make_error("port ", std::to_string(i), ": ", opened.error().message);
+                src = std::move(opened.value());
+            }
+            auto fp = FilePort::create(std::move(src), pi.name, static_cast<int>(rte_socket_id()));
+            if (!fp) return make_error(port_label(i, pi.name), ": ", fp.error().message);
+            file_of[i] = fp->get();
+            out.files_.push_back(std::move(fp.value()));
+        }
         if (rte_eth_dev_get_port_by_name(pi.name.c_str(), &pi.port_id) != 0) {
             return make_error(port_label(i, pi.name),
                               ": no such ethdev after EAL probing; check the device arguments,"
@@ -160,13 +199,19 @@ Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned 
         if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(pi.port_id, &pi.rx_desc, &no_tx); rc != 0)
             return make_error(port_label(i, pi.name), ": descriptor count: ", errstr(rc));
         pi.replay = ps.kind == config::PortKind::pcap;
-        if (pi.replay) pi.pcap_path = pcap_paths.at(i);
+        if (pi.replay) {
+            pi.file = file_of[i];
+            pi.pcap_path = file_of[i]->source().path();
+            pi.driver = file_of[i]->mapped() ? "rxinto file (mapped)" : "rxinto file (stream)";
+        }
         pi.socket = rte_eth_dev_socket_id(pi.port_id);
         out.ports_.push_back(std::move(pi));
     }
 
     PoolSizing sz;
-    for (const auto& p : out.ports_) sz.rx_descriptors += std::uint32_t{p.rx_queues} * p.rx_desc;
+    // A file port's ring is never filled ahead: its descriptors hold no mbuf.
+    for (const auto& p : out.ports_)
+        if (!p.replay) sz.rx_descriptors += std::uint32_t{p.rx_queues} * p.rx_desc;
     sz.lcores = std::max(1U, lcores);
     sz.burst = s.run.burst;
     sz.cache = s.mempool.cache;
@@ -178,15 +223,22 @@ Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned 
                              " that the queues, caches and reassembly can hold: expect rx_nombuf");
     }
     out.pool_size_ = s.mempool.mbufs != 0 ? s.mempool.mbufs : need;
+    // Packets of mapped files stay in the mapping: their mbufs only need room
+    // for the external buffer's shared info, a fraction of the pool's memory
+    // (and of its start-up time: every mbuf is written once at creation).
+    bool all_mapped = !out.ports_.empty();
+    for (std::size_t i = 0; i < out.ports_.size(); ++i)
+        if (file_of[i] == nullptr || !file_of[i]->mapped()) all_mapped = false;
+    const std::uint16_t data_room = all_mapped ? FilePort::min_data_room(true) : s.mempool.data_room;
     const int pool_socket = out.ports_.empty() || out.ports_[0].socket < 0
                                 ? static_cast<int>(rte_socket_id())
                                 : out.ports_[0].socket;
     out.pool_ = rte_pktmbuf_pool_create("rxinto_rx", out.pool_size_,
                                         usable_cache(s.mempool.cache, out.pool_size_), 0,
-                                        s.mempool.data_room, pool_socket);
+                                        data_room, pool_socket);
     if (out.pool_ == nullptr) {
         return make_error("mempool of ", std::to_string(out.pool_size_), " mbufs x ",
-                          std::to_string(s.mempool.data_room), " bytes: ",
+                          std::to_string(data_room), " bytes: ",
                           rte_strerror(rte_errno),
                           "; raise [eal] memory_mb (--memory) or lower [mempool] mbufs");
     }
@@ -247,6 +299,10 @@ Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned 
                 rc != 0)
                 return make_error(label, ": rx queue ", std::to_string(q), " with ",
                                   std::to_string(pi.rx_desc), " descriptors: ", errstr(rc));
+        }
+        if (file_of[i] != nullptr) {
+            if (auto st = file_of[i]->attach(out.pool_); !st)
+                return make_error(label, ": ", st.error().message);
         }
         if (int rc = rte_eth_dev_start(pi.port_id); rc != 0)
             return make_error(label, ": start: ", errstr(rc),

@@ -339,6 +339,11 @@ std::string summary_json(const Summary& s) {
         j.value("bytes", c.bytes);
         j.value("wire_bytes", c.wire_bytes);
         j.value("truncated_frames", c.truncated_frames);
+        j.value("complete", c.complete);
+        j.value("stop_reason", c.stop_reason);
+        j.value("stop_record", c.stop_record);
+        j.value("stop_offset", c.stop_offset);
+        j.value("dropped_after_stop", c.dropped_after_stop);
         j.end_object();
     }
     j.end_array();

@@ -1,8 +1,9 @@
 // The time of received packets, for the workers (timeouts, pcapng stamps).
 //
-// A replayed capture carries its own time: net_pcap puts each record's time
-// (microseconds) in the mbuf rx timestamp dynamic field, and a replay follows
-// capture time. A live port gets the TSC, converted to wall-clock nanoseconds
+// A replayed capture carries its own time: rxinto's file reader
+// (port/file_port) puts each record's time, in nanoseconds, in the mbuf rx
+// timestamp dynamic field, and a replay follows capture time. (A port of
+// DPDK's own net_pcap is not a replay here: it is timed like a live port.) A live port gets the TSC, converted to wall-clock nanoseconds
 // once per burst (tsc_clock: no system call on the worker).
 #pragma once
 

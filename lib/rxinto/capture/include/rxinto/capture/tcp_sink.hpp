@@ -24,6 +24,13 @@ public:
             std::vector<std::uint16_t> port_index_of);
 
     void on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept override;
+    /// Link types per port index: link_from_port (the port_link), per_packet (the
+    /// LINKTYPE_ a file reader put in the dynamic field at `dynfield_offset`),
+    /// or unparsed (the whole port). Frames of a link type rxinto does not parse
+    /// never reach reassembly: they are freed and counted (unparsed_link_type).
+    enum class link_source : std::uint8_t { from_port, per_packet, unparsed };
+    void set_link_sources(std::vector<link_source> per_port, int dynfield_offset);
+    [[nodiscard]] std::uint64_t unparsed_link_type() const noexcept { return unparsed_.get(); }
     /// After the worker stopped: end every stream (eof) and release everything.
     void finish() noexcept;
 
@@ -32,6 +39,8 @@ public:
 
 private:
     void process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index, std::uint64_t live_ns) noexcept;
+    void process_link(rte_mbuf** pkts, std::uint16_t n, const tcp::port_link& link,
+                      std::uint64_t now) noexcept;
     void drain() noexcept;
 
     std::unique_ptr<tcp::reassembler> r_;
@@ -41,6 +50,9 @@ private:
     std::vector<std::uint16_t> port_index_of_;  ///< ethdev port id -> port index
     std::uint64_t last_expire_ns_ = 0;
     std::uint64_t last_now_ns_ = 0;
+    std::vector<link_source> link_sources_;
+    int lt_offset_ = -1;
+    stats::counter unparsed_;
 };
 
 }  // namespace rxinto::capture

@@ -8,11 +8,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "rxinto/base/result.hpp"
 #include "rxinto/config/settings.hpp"
+#include "rxinto/pcapfile/source.hpp"
+#include "rxinto/port/file_port.hpp"
 
 struct rte_mempool;
 
@@ -55,6 +58,7 @@ struct PortInfo {
     bool promiscuous = false;
     bool replay = false;       ///< a pcap port: it ends when the file does
     std::string pcap_path;     ///< for replay ports
+    const FilePort* file = nullptr;  ///< for replay ports: the reader (owned by Ports)
     int socket = -1;
     std::string link;          ///< link status sentence at start-up
 };
@@ -72,10 +76,20 @@ public:
     /// worker lcores (the default queue count); `lcores` all lcores (pool caches).
     /// `pcap_paths[i]` is the capture of port i when it is a pcap port.
     /// `extra_mbufs`: mbufs held elsewhere on their way (dispatch rings).
-    [[nodiscard]] static Result<Ports> open(const config::Settings& s, unsigned workers,
-                                            unsigned lcores,
-                                            const std::vector<std::string>& pcap_paths,
-                                            std::uint32_t extra_mbufs = 0);
+    /// `sources[i]`: the opened capture of pcap port i (opened here from
+    /// pcap_paths[i] when absent). Pcap ports are FilePorts (file_port.hpp);
+    /// when every port is a mapped file, mbufs get only the data room an
+    /// external buffer needs (the packets stay in the mapping).
+    [[nodiscard]] static Result<Ports> open(
+        const config::Settings& s, unsigned workers, unsigned lcores,
+        const std::vector<std::string>& pcap_paths, std::uint32_t extra_mbufs = 0,
+        const std::vector<std::shared_ptr<pcapfile::source>>& sources = {});
+
+    /// Drops everything port `index` (queue 0) delivers after `limit` packets
+    /// (DPDK's net_pcap after the last record libpcap accepts). After open().
+    [[nodiscard]] Status limit_rx(std::size_t index, std::uint64_t limit);
+    /// Packets limit_rx() dropped on port `index`.
+    [[nodiscard]] std::uint64_t limited(std::size_t index) const noexcept;
 
     /// The most rx queues the device of port `index` offers (after EAL probing).
     [[nodiscard]] static Result<std::uint16_t> max_rx_queues(const config::PortSettings& p,
@@ -101,6 +115,8 @@ private:
     std::vector<std::string> notes_;
     std::vector<std::uint16_t> started_;  ///< started and not yet stopped
     std::vector<std::uint16_t> opened_;   ///< configured and not yet closed
+    std::vector<std::unique_ptr<FilePort>> files_;  ///< replay ports' readers
+    std::vector<std::unique_ptr<RxLimit>> limits_;  ///< per port index, or null
 };
 
 }  // namespace rxinto::port

@@ -97,6 +97,11 @@ struct CaptureStats {
     std::uint64_t bytes = 0;             ///< captured bytes: what the port delivers
     std::uint64_t wire_bytes = 0;        ///< original lengths, as capinfos' "Data size"
     std::uint64_t truncated_frames = 0;  ///< frames shorter than on the wire (snaplen)
+    bool complete = false;               ///< read to its end (no untrusted record, no read error)
+    std::string stop_reason;             ///< end_of_file, or why the reader stopped
+    std::uint64_t stop_record = 0;       ///< the record/block it stopped at (1-based; 0: none)
+    std::uint64_t stop_offset = 0;       ///< that record's byte offset
+    std::uint64_t dropped_after_stop = 0;///< net_pcap: packets read after the last good record, dropped
 };
 
 struct Summary {
