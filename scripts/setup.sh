@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ clang libclang-rt-14-dev meson ninja-build pkg-config python3
   dpdk dpdk-dev libdpdk-dev libpcap-dev libgtest-dev libgmock-dev
-  tcpdump tshark tcpflow iproute2 ethtool procps liburing-dev
+  tcpdump tshark tcpflow iproute2 ethtool procps liburing-dev strace
 )
 
 missing=()

@@ -110,14 +110,15 @@ def communicate(proc, timeout):
         return proc.communicate()
 
 
-def run_rxinto(rxinto, argv, timeout=120, stats_dir=None):
+def run_rxinto(rxinto, argv, timeout=120, stats_dir=None, **kw):
     """Runs rxinto with --stats-json (given first: after a '--' every word belongs to the
     filter) in a temporary directory (under stats_dir when given). Returns the
-    CompletedProcess (text output) and the parsed statistics, None when none were written."""
+    CompletedProcess (text output) and the parsed statistics, None when none were written.
+    Other keyword arguments go to subprocess.run (e.g. preexec_fn)."""
     with tempfile.TemporaryDirectory(dir=stats_dir) as d:
         js = os.path.join(d, "stats.json")
         p = subprocess.run([rxinto, "--stats-json", js] + list(argv), capture_output=True,
-                           text=True, timeout=timeout)
+                           text=True, timeout=timeout, **kw)
         return p, read_json(js)
 
 

@@ -24,7 +24,7 @@ Snapshot snap(double t, std::uint64_t pkts, std::uint64_t bytes) {
     p.ierrors = 3;
     p.queue_packets = {pkts};
     s.ports.push_back(p);
-    s.workers.push_back(WorkerStats{1, pkts, bytes, 100, 40});
+    s.workers.push_back(WorkerStats{1, 4242, pkts, bytes, 100, 40});
     return s;
 }
 

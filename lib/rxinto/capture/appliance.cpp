@@ -166,6 +166,7 @@ struct Run {
                 s.stream_write_errors = c.write_errors.get();
                 s.stream_bytes_lost = c.bytes_lost.get();
                 s.stream_files = c.files.get();
+                s.stream_files_reopened = c.reopened.get();
             }
         }
         for (const auto& w : writers) {
@@ -198,6 +199,7 @@ struct Run {
         for (const auto& w : workers) {
             stats::WorkerStats ws;
             ws.lcore = w->lcore;
+            ws.tid = w->tid.load(std::memory_order_relaxed);
             ws.packets = w->counters.packets.get();
             ws.bytes = w->counters.bytes.get();
             ws.polls = w->counters.polls.get();

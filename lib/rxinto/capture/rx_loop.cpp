@@ -1,6 +1,7 @@
 #include "rxinto/capture/rx_loop.hpp"
 
 #include <rte_cycles.h>
+#include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
@@ -29,6 +30,9 @@ std::uint16_t receive(const QueueRef& q, rte_mbuf** pkts, std::uint16_t burst,
 }
 
 void run_worker(Worker& w) noexcept {
+    // Before the loop: the one system call of a worker that is its own
+    // (EAL caches the id per thread afterwards).
+    w.tid.store(rte_gettid(), std::memory_order_relaxed);
     rte_mbuf* pkts[max_burst];
     const std::uint16_t burst = w.burst == 0 || w.burst > max_burst ? 32 : w.burst;
     poll_tally tally;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -193,6 +194,19 @@ int stream_store::fd_for(std::uint64_t id, conn_out& c, int d) noexcept {
     return -1;
 }
 
+bool stream_store::room_for(std::uint64_t bytes) noexcept {
+    if (bytes + index_reserve <= room_) {
+        room_ -= bytes;
+        return true;
+    }
+    struct statvfs v{};
+    if (::fstatvfs(dirfd_, &v) != 0) return true;  // cannot tell: let the write say
+    room_ = static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
+    if (bytes + index_reserve > room_) return false;
+    room_ -= bytes;
+    return true;
+}
+
 void stream_store::on_data(conn_out& c, const stream_msg& m) noexcept {
     dir_out& x = c.d[m.dir];
     std::uint64_t total = 0;
@@ -203,7 +217,9 @@ void stream_store::on_data(conn_out& c, const stream_msg& m) noexcept {
         c_.bytes_lost.add(m.offset - x.next);
     }
     std::uint64_t written = 0;
-    if (opt_.write_files && total != 0) {
+    if (opt_.write_files && total != 0 && !room_for(total)) {
+        c_.write_errors.add();  // the file system is (nearly) full: the index keeps its room
+    } else if (opt_.write_files && total != 0) {
         const int fd = fd_for(m.conn, c, m.dir);
         // Straight from the packet buffers: one iovec per mbuf segment,
         // written in chunks of the array (a jumbo frame is a chain).

@@ -252,6 +252,7 @@ std::string summary_json(const Summary& s) {
         j.value("stream_write_errors", n.stream_write_errors);
         j.value("stream_bytes_lost", n.stream_bytes_lost);
         j.value("stream_files", n.stream_files);
+        j.value("stream_files_reopened", n.stream_files_reopened);
         j.value("streams_ring_full", n.streams_ring_full);
         j.value("stream_bytes_unsent", n.stream_bytes_unsent);
         j.end_object();
@@ -318,6 +319,7 @@ std::string summary_json(const Summary& s) {
     for (const auto& w : n.workers) {
         j.begin_object();
         j.value("lcore", std::uint64_t{w.lcore});
+        j.value("tid", static_cast<std::uint64_t>(w.tid));
         j.value("packets", w.packets);
         j.value("bytes", w.bytes);
         j.value("polls", w.polls);

@@ -74,6 +74,7 @@ struct Worker {
     /// *drain is set too and its rings are empty (the dispatcher has stopped).
     const std::atomic<bool>* drain = nullptr;
     WorkerCounters counters;
+    std::atomic<int> tid{0};  ///< its Linux thread id, set when it starts polling
     // Only for a worker on the main lcore:
     TickFn tick = nullptr;
     void* tick_arg = nullptr;

@@ -14,7 +14,9 @@
 // What is on disk is exactly what the index says: `bytes` is what the file
 // holds; bytes the reassembler delivered that did not reach the file (a full
 // stream ring, a failed write: a full file system, say) are listed per
-// direction as `lost` ranges in stream coordinates and counted. At most
+// direction as `lost` ranges in stream coordinates and counted. Stream bytes
+// stop a little before the file system is full (index_reserve), so that the
+// index itself can still be written. At most
 // max_open_files descriptors are open at once (least recently written closed
 // first, reopened in append mode). A direction without a byte gets no file
 // (`file` is null).
@@ -130,6 +132,9 @@ private:
     void on_gap(conn_out& c, const stream_msg& m) noexcept;
     void end_connection(std::uint64_t id, conn_out& c, const stream_msg* end) noexcept;
     int fd_for(std::uint64_t id, conn_out& c, int d) noexcept;
+    /// Room on the file system for `bytes` more stream bytes, keeping
+    /// index_reserve for the index lines (fstatvfs when the estimate runs out).
+    bool room_for(std::uint64_t bytes) noexcept;
     void close_fd(dir_out& x) noexcept;
     void write_index(const connection_summary& s) noexcept;
 
@@ -137,6 +142,10 @@ private:
     int dirfd_ = -1;
     int index_fd_ = -1;
     unsigned max_open_ = 0;
+    /// Kept free for index.jsonl: on a file system that fills up, stream bytes
+    /// stop first (lost, counted), and the index stays complete.
+    static constexpr std::uint64_t index_reserve = 256U << 10;
+    std::uint64_t room_ = 0;  ///< free bytes as last seen, less what was written since
     std::unordered_map<std::uint64_t, conn_out> conns_;
     std::list<std::pair<std::uint64_t, int>> lru_;  ///< (conn, dir) with an open descriptor, oldest first
     stream_store_counters c_;

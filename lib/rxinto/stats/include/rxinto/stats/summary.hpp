@@ -33,6 +33,7 @@ struct PortStats {
 
 struct WorkerStats {
     unsigned lcore = 0;
+    int tid = 0;  ///< the Linux thread id of the lcore (for per-thread tools: strace, perf, top -H)
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;
     std::uint64_t polls = 0;
@@ -75,6 +76,7 @@ struct Snapshot {
     std::uint64_t stream_write_errors = 0;   ///< failed or short writes
     std::uint64_t stream_bytes_lost = 0;     ///< delivered, not in a file (ring full, write failed)
     std::uint64_t stream_files = 0;
+    std::uint64_t stream_files_reopened = 0;  ///< descriptors reopened under the open-files limit
     std::uint64_t streams_ring_full = 0;     ///< stream messages a full stream ring dropped
     std::uint64_t stream_bytes_unsent = 0;   ///< stream bytes they carried
 
