@@ -144,17 +144,29 @@ void flow_table::unlink(flow_node* n) noexcept {
     n->lru_class = flow_node::no_class;
 }
 
-void flow_table::touch(flow_node* n, std::uint8_t cls, std::uint64_t now_ns) noexcept {
-    if (now_ns > n->last_ns) n->last_ns = now_ns;
-    if (cls >= classes_) return;
-    if (n->lru_class == cls && tail_[cls] == n) return;  // most recent already
+void flow_table::relink(flow_node* n, std::uint8_t cls) noexcept {
     unlink(n);
+    if (cls >= classes_) return;
     n->lru_class = cls;
+    n->lru_ns = n->last_ns;
     n->lru_prev = tail_[cls];
     n->lru_next = nullptr;
     if (tail_[cls] != nullptr) tail_[cls]->lru_next = n;
     else head_[cls] = n;
     tail_[cls] = n;
+}
+
+flow_node* flow_table::oldest(std::uint8_t cls, unsigned settle) noexcept {
+    if (cls >= classes_) return nullptr;
+    // The list is in the order entries were put at the tail, and an entry's
+    // last_ns is never below the time it was put there: once the head was not
+    // touched since, it is the least recently touched of all.
+    flow_node* h = head_[cls];
+    while (h != nullptr && h->last_ns > h->lru_ns && h->lru_next != nullptr && settle-- != 0) {
+        relink(h, cls);
+        h = head_[cls];
+    }
+    return h;
 }
 
 }  // namespace rxinto::flow

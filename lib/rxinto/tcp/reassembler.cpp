@@ -118,6 +118,7 @@ struct reassembler::impl {
     const flow::flow_key** keys = nullptr;
     std::uint32_t* hashes = nullptr;
     flow::flow_node** found = nullptr;
+    std::uint32_t* uniq = nullptr;  ///< per segment: its key's index among the keys looked up
     connection** touched = nullptr;
     std::uint32_t ntouched = 0;
     event* events = nullptr;
@@ -136,6 +137,7 @@ struct reassembler::impl {
         rte_free(keys);
         rte_free(hashes);
         rte_free(found);
+        rte_free(uniq);
         rte_free(touched);
         rte_free(events);
     }
@@ -182,7 +184,7 @@ std::uint64_t reassembler::memory_needed(const tcp_config& cfg) noexcept {
     const std::uint64_t burst = std::max<std::uint32_t>(cfg.max_burst, 1);
     std::uint64_t b = flow::flow_table::memory_needed(cfg.max_flows, sizeof(connection)) +
                       segment_pool::memory_needed(cfg.max_segments) + sizeof(impl) +
-                      burst * (sizeof(burst_seg) + sizeof(void*) * 3 + sizeof(std::uint32_t) +
+                      burst * (sizeof(burst_seg) + sizeof(void*) * 3 + 2 * sizeof(std::uint32_t) +
                                3 * sizeof(event)) +
                       (8U << 10);
     if (cfg.ip_reassembly) b += ip::defrag::memory_needed(cfg.frag_max_datagrams);
@@ -227,13 +229,14 @@ Result<std::unique_ptr<reassembler>> reassembler::create(const tcp_config& cfg, 
     p.keys = eal_array<const flow::flow_key*>("rxinto_keys", burst, socket);
     p.hashes = eal_array<std::uint32_t>("rxinto_hashes", burst, socket);
     p.found = eal_array<flow::flow_node*>("rxinto_found", burst, socket);
+    p.uniq = eal_array<std::uint32_t>("rxinto_uniq", burst, socket);
     p.touched = eal_array<connection*>("rxinto_touched", burst, socket);
     // At most three events (opened, readable, closed) per connection touched,
     // and at most one connection per segment of a burst.
     p.events_cap = 3 * burst;
     p.events = eal_array<event>("rxinto_events", p.events_cap, socket);
     if (p.segs == nullptr || p.keys == nullptr || p.hashes == nullptr || p.found == nullptr ||
-        p.touched == nullptr || p.events == nullptr)
+        p.uniq == nullptr || p.touched == nullptr || p.events == nullptr)
         return short_of("its burst state");
     for (std::size_t i = 0; i < burst; ++i) new (&p.segs[i]) burst_seg();
     p.env.pool = &p.segments;
@@ -303,11 +306,21 @@ void reassembler::process_burst(rte_mbuf** pkts, std::uint16_t n, const port_lin
         // Stage 2: one bulk lookup for the chunk; the connections found are
         // prefetched (the table fetches their first two lines, here the rest
         // of both streams' hot lines).
+        // A run of packets of one connection (a bulk transfer, a burst of
+        // ACKs) is looked up once: only keys that differ from the previous
+        // packet's go to the table, in `uniq` order.
+        std::uint32_t nuniq = 0;
         for (std::uint32_t i = 0; i < p.nsegs; ++i) {
-            p.keys[i] = &p.segs[i].key;
-            p.hashes[i] = p.segs[i].hash;
+            const burst_seg& x = p.segs[i];
+            if (i == 0 || x.hash != p.segs[i - 1].hash || !(x.key == p.segs[i - 1].key)) {
+                p.keys[nuniq] = &x.key;
+                p.hashes[nuniq] = x.hash;
+                ++nuniq;
+            }
+            p.uniq[i] = nuniq - 1;
         }
-        p.table->lookup_bulk(p.keys, p.hashes, p.nsegs, p.found);
+        p.table->lookup_bulk(p.keys, p.hashes, nuniq, p.found);
+        for (std::uint32_t i = p.nsegs; i-- > 0;) p.found[i] = p.found[p.uniq[i]];
         for (std::uint32_t i = 0; i < p.nsegs; ++i) {
             if (p.found[i] == nullptr) continue;
             const auto* c = static_cast<const connection*>(p.found[i]);
@@ -466,7 +479,7 @@ void reassembler::impl::mark_touched(connection& c) noexcept {
 
 void reassembler::impl::touch(connection& c, conn_state st, std::uint64_t now_ns) noexcept {
     c.state_ = st;
-    table->touch(&c, static_cast<std::uint8_t>(st), now_ns);
+    table->touch(&c, static_cast<std::uint8_t>(st), now_ns);  // its own line only (lazy LRU)
 }
 
 // Tuple reuse (RFC 9293 §3.10.7.3): does this SYN start a new connection in
@@ -510,7 +523,6 @@ connection* reassembler::impl::open(const burst_seg& s, std::uint64_t now_ns) no
     void* slot = table->acquire(s.key, s.hash);
     if (slot == nullptr) return nullptr;
     auto* c = new (slot) connection();
-    c->hash = s.hash;
     c->key_ = s.key;
     c->id_ = (std::uint64_t{worker_index} << 40) | next_id++;
     c->first_dir_ = s.dir;
@@ -711,9 +723,8 @@ void reassembler::impl::release(connection* c, end_reason r, tcp_counter why) no
     }
     table->unlink(c);
     const flow::flow_key key = c->key_;
-    const std::uint32_t hash = c->hash;
     c->~connection();
-    table->release(c, key, hash);
+    table->release(c, key, flow::key_hash(key));  // released once per connection: not worth a field
 }
 
 void reassembler::expire(std::uint64_t now_ns, std::uint32_t budget) noexcept {
@@ -740,7 +751,7 @@ void reassembler::finish() noexcept {
     impl& p = *p_;
     p.begin_call();
     for (std::uint8_t s = 0; s < static_cast<std::uint8_t>(conn_state::count_); ++s)
-        while (flow::flow_node* v = p.table->oldest(s))
+        while (flow::flow_node* v = p.table->oldest(s, 0))
             p.release(static_cast<connection*>(v), end_reason::eof, tcp_counter::flows_closed);
     // End of input: incomplete datagrams can never complete.
     if (p.frag) p.frag->finish();

@@ -47,7 +47,7 @@ struct flow_node {
     flow_node* lru_prev = nullptr;
     flow_node* lru_next = nullptr;
     std::uint64_t last_ns = 0;          ///< when it was last touched (packet time)
-    std::uint32_t hash = 0;             ///< key_hash() of the entry's key
+    std::uint64_t lru_ns = 0;           ///< last_ns when it was put at the tail of its list
     std::uint8_t lru_class = no_class;  ///< the LRU list it is on
 };
 
@@ -102,18 +102,30 @@ public:
     [[nodiscard]] bool full() const noexcept { return used_ >= capacity_; }
 
     // ---- LRU lists ---------------------------------------------------------
+    //
+    // Kept in order lazily: a touch within the same class only updates the
+    // entry's own last_ns; the entry moves to the tail when it changes class,
+    // or when oldest() finds it at the head although it was touched since it
+    // was put there. A packet then writes only its own entry's cache line, not
+    // its list neighbours' (at a million flows those are cache misses).
 
-    /// Moves n to the tail (most recent) of class cls's list; last_ns = max(last_ns, now).
-    void touch(flow_node* n, std::uint8_t cls, std::uint64_t now_ns) noexcept;
+    /// last_ns = max(last_ns, now); moves n to the tail of class cls's list
+    /// when it is on another list (or none).
+    void touch(flow_node* n, std::uint8_t cls, std::uint64_t now_ns) noexcept {
+        if (now_ns > n->last_ns) n->last_ns = now_ns;
+        if (n->lru_class != cls) relink(n, cls);
+    }
     /// Takes n off its list (lru_class becomes no_class).
     void unlink(flow_node* n) noexcept;
-    /// The least recently touched entry of class cls, or null.
-    [[nodiscard]] flow_node* oldest(std::uint8_t cls) const noexcept {
-        return cls < classes_ ? head_[cls] : nullptr;
-    }
+    /// The least recently touched entry of class cls, or null: entries at the
+    /// head that were touched after they were put there go to the tail first
+    /// (at most `settle` of them, so a call is bounded; then the head is taken
+    /// as it is).
+    [[nodiscard]] flow_node* oldest(std::uint8_t cls, unsigned settle = 64) noexcept;
 
 private:
     flow_table() = default;
+    void relink(flow_node* n, std::uint8_t cls) noexcept;
 
     rte_hash* index_ = nullptr;
     unsigned char* slots_ = nullptr;  ///< capacity_ * entry_size_ bytes of EAL memory
