@@ -1047,4 +1047,13 @@ TEST(Checksum, WideSumEqualsTheReferenceLoop) {
         ASSERT_EQ(net::ones_complement_sum(buf.data() + off, len, initial), ref)
             << "len " << len << " offset " << off << " initial " << initial;
     }
+    // Long runs of 0xFFFF words: the wide lanes must be emptied before they overflow.
+    std::vector<std::uint8_t> ones((3U << 20) + 7, 0xFF);
+    for (std::uint32_t len : {1U << 20, (3U << 20) + 7}) {
+        std::uint64_t ref = 0;
+        for (std::uint32_t i = 0; i + 1 < len; i += 2) ref += 0xFFFF;
+        if (len % 2 != 0) ref += 0xFF00;
+        while ((ref >> 16) != 0) ref = (ref & 0xFFFF) + (ref >> 16);
+        ASSERT_EQ(net::ones_complement_sum(ones.data(), len), ref) << "len " << len;
+    }
 }
