@@ -136,6 +136,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rxinto-output-")
     try:
         cases(tmp)
+        budget_cases(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return rxtest.summary("output")
@@ -371,6 +372,18 @@ def cases(tmp):
         check(len(a2b) == 1 and file_of(out, a2b[0]) == b"".join(chunks) and a2b[0]["midstream"],
               f"the earlier data extends the start back: {len(file_of(out, a2b[0])) if a2b else None} of 900 bytes")
         check(st is not None and st["tcp"]["pickup_moved_back"] == 1, "counted (pickup_moved_back)")
+
+
+def budget_cases(tmp):
+    @case("flow_table_inside_the_memory_budget")
+    def _():
+        d = tempfile.mkdtemp(dir=tmp)
+        live = ["--vdev", "net_null0,size=64", "--duration", "0.3", "--no-huge", "--memory", "256"]
+        p, _ = run(live + ["--max-flows", "1048576"], d)
+        check(p.returncode == 2 and "needs" in p.stderr and "MiB" in p.stderr and "--max-flows" in p.stderr,
+              f"a million flows in 256 MiB: refused with the memory it needs ({p.returncode}: {p.stderr.strip()[-300:]})")
+        p, st = run(live + ["--max-flows", "65536"], d)
+        check(p.returncode == 0, f"65536 flows in 256 MiB: runs ({p.returncode}: {p.stderr.strip()[-300:]})")
 
 
 if __name__ == "__main__":

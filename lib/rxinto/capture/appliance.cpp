@@ -12,6 +12,7 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
@@ -437,6 +438,33 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             return std::move(st).error();
     }
     for (const auto& n : ports.notes()) notes.push_back(n);
+
+    // The per-worker tables must fit in what EAL has left after the packet
+    // pool: say so now, with the numbers, rather than fail half-way (or, as
+    // heap memory did, grow until the OOM killer comes). Without hugepages
+    // EAL's memory is exactly [eal] memory_mb; with them it may grow, and an
+    // allocation that fails says what it needed.
+    if (s.tcp.enabled && !eal->hugepages) {
+        const auto nw = static_cast<std::uint64_t>(std::max<std::size_t>(worker_lcores.size(), 1));
+        const std::uint64_t need = nw * tcp::reassembler::memory_needed(tcp_config_of(sized.tcp, false));
+        rte_malloc_socket_stats ms{};
+        std::uint64_t free_bytes = 0;
+        for (int sock = 0; sock < RTE_MAX_NUMA_NODES; ++sock)
+            if (rte_malloc_get_socket_stats(sock, &ms) == 0) free_bytes += ms.heap_freesz_bytes;
+        if (need > free_bytes) {
+            const std::uint64_t mib = 1U << 20;
+            Error e = make_error("TCP reassembly for ", std::to_string(nw), " worker", nw == 1 ? "" : "s",
+                                 " needs ", std::to_string(need / mib + 1), " MiB of EAL memory ([tcp] max_flows ",
+                                 std::to_string(sized.tcp.max_flows), ", max_segments ",
+                                 std::to_string(sized.tcp.max_segments), "); ", std::to_string(free_bytes / mib),
+                                 " MiB are left after the packet pool of [eal] memory_mb ",
+                                 std::to_string(s.eal.memory_mb), ": raise --memory to about ",
+                                 std::to_string(s.eal.memory_mb + (need - free_bytes) / mib + 16),
+                                 " or lower --max-flows");
+            e.usage = true;
+            return e;
+        }
+    }
 
     Run r;
     r.settings = &s;
