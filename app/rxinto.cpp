@@ -94,7 +94,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "rxinto: %s\n", summary.error().message.c_str());
         return summary.error().usage ? 2 : 1;
     }
-    std::fputs(rxinto::stats::summary_text(summary.value()).c_str(), stdout);
+    // With -w - standard output carries the pcapng stream: the summary goes to stderr.
+    std::fputs(rxinto::stats::summary_text(summary.value()).c_str(),
+               cli->settings.capture.write == "-" ? stderr : stdout);
     if (const auto& path = cli->settings.run.stats_json; !path.empty()) {
         std::ofstream f(path, std::ios::trunc);
         f << rxinto::stats::summary_json(summary.value());

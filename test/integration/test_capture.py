@@ -443,6 +443,24 @@ def run_cases(tmp):
         got = read_files_checked("directory", files, tools=False)
         check([g.data for g in got] == [w.data for w in want], "-w DIR: frames equal")
 
+    @case("write_to_standard_output")
+    def _():
+        d = tempfile.mkdtemp(dir=tmp)
+        src = os.path.join(d, "in.pcap")
+        want = gen(src, ["--flows", "3", "--seed", "12"])
+        out = os.path.join(d, "out.pcapng")
+        with open(out, "wb") as fo:
+            p = subprocess.run([os.path.abspath(RXINTO), "--pcap", src, "-w", "-"] + EAL_COMMON, stdout=fo,
+                               stderr=subprocess.PIPE, text=True, cwd=d, timeout=120)
+        check(p.returncode == 0, f"-w -: exit 0 ({p.stderr[-300:]})")
+        check(not os.path.exists(os.path.join(d, "-")), "-w -: no file named '-'")
+        check("capture" in p.stderr and "rx " in p.stderr, "-w -: the summary goes to stderr")
+        got = read_files_checked("-w -", [(1, "-", out)], tools=True)
+        check([g.data for g in got] == [w.data for w in want], f"-w -: the frames on stdout ({len(got)} of {len(want)})")
+        p = subprocess.run([os.path.abspath(RXINTO), "--pcap", src, "-w", "-", "-C", "1"] + EAL_COMMON,
+                           capture_output=True, text=True, cwd=d, timeout=60)
+        check(p.returncode == 2 and "standard output" in p.stderr, f"-w - -C 1: refused ({p.stderr.strip()[-200:]})")
+
     # 2. -C: several files, each readable, the input in order across them; -W: the tail.
     big_frames = []
     big_src = os.path.join(tmp, "big.pcap")

@@ -590,11 +590,16 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         po.snaplen = s.capture.snaplen;
         std::vector<pcapng_port> pp;
         for (const auto& pi : ports.ports()) pp.push_back({pi.port_id, pi.name, pi.driver, false});
+        // -w -: one stream on standard output, one writer for every worker
+        // (the output thread is the only one that writes).
+        const bool one_writer = s.capture.write == "-";
         for (std::size_t i = 0; i < r.workers.size(); ++i) {
-            auto wr = pcapng_writer::open(po, static_cast<unsigned>(i),
-                                          static_cast<unsigned>(r.workers.size()), pp);
-            if (!wr) return make_error("-w ", s.capture.write, ": ", wr.error().message);
-            r.writers.push_back(std::move(wr.value()));
+            if (!one_writer || r.writers.empty()) {
+                auto wr = pcapng_writer::open(po, one_writer ? 0U : static_cast<unsigned>(i),
+                                              one_writer ? 1U : static_cast<unsigned>(r.workers.size()), pp);
+                if (!wr) return make_error("-w ", s.capture.write, ": ", wr.error().message);
+                r.writers.push_back(std::move(wr.value()));
+            }
             const std::string name = "rxinto_c" + std::to_string(i);
             rte_ring* ring = rte_ring_create(name.c_str(), capture_ring_size,
                                              static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore)),

@@ -158,8 +158,13 @@ Result<std::unique_ptr<pcapng_writer>> pcapng_writer::open(const pcapng_options&
         return make_error("pcapng: frame_max ", std::to_string(opt.frame_max), " out of range: use 64..",
                           std::to_string(max_frame));
 
+    const bool to_stdout = opt.path == "-";
+    if (to_stdout && (opt.rotate_bytes != 0 || opt.rotate_seconds != 0 || opt.ring_files != 0 || worker_count != 1))
+        return make_error("pcapng: -w - writes one stream to standard output: no rotation (-C, -G, -W),"
+                          " one writer");
     std::unique_ptr<pcapng_writer> w(new pcapng_writer());
     w->opt_ = opt;
+    w->to_stdout_ = to_stdout;
     w->worker_index_ = worker_index;
     w->worker_count_ = worker_count;
     w->port_slot_.assign(RTE_MAX_ETHPORTS, -1);
@@ -287,7 +292,19 @@ bool pcapng_writer::format_name(std::uint64_t ts_ns, std::uint64_t seq) noexcept
 bool pcapng_writer::open_next(std::uint64_t ts_ns) noexcept {
     int fd = -1;
     int err = 0;
-    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+    if (to_stdout_) {
+        // -w -: the one "file" is standard output (a pipe, say): written
+        // once, never rotated, never cut back.
+        if (seq_ != 0) {
+            next_open_ns_ = UINT64_MAX;
+            return false;
+        }
+        fd = ::dup(STDOUT_FILENO);
+        if (fd < 0) err = errno;
+        else ++seq_;
+        std::snprintf(scratch_.data(), scratch_.size(), "-");
+    }
+    for (int attempt = 0; attempt < 100 && fd < 0 && !to_stdout_; ++attempt) {
         if (!format_name(ts_ns, seq_ + 1)) {
             err = ENAMETOOLONG;
             break;
@@ -310,12 +327,12 @@ bool pcapng_writer::open_next(std::uint64_t ts_ns) noexcept {
         return false;
     };
     if (fd < 0) {
-        if (err != EEXIST) --seq_;  // the number was not used
+        if (err != EEXIST && !to_stdout_) --seq_;  // the number was not used
         return fail(err);
     }
     if (!write_all(fd, header_.data(), header_.size(), err)) {
         ::close(fd);
-        ::unlink(scratch_.data());
+        if (!to_stdout_) ::unlink(scratch_.data());
         --seq_;
         return fail(err);
     }
@@ -348,6 +365,7 @@ bool pcapng_writer::open_next(std::uint64_t ts_ns) noexcept {
 
 void pcapng_writer::cut_back(std::uint64_t good, int err) noexcept {
     c_.last_errno.set(static_cast<std::uint64_t>(err));
+    if (to_stdout_) return;  // a stream cannot be cut back: the reader sees it end there
     const auto off = static_cast<off_t>(good);
     if (::ftruncate(handle_fd_, off) != 0 || ::lseek(handle_fd_, off, SEEK_SET) != off)
         rotate_pending_ = true;  // the file may be damaged: move on as soon as possible
@@ -359,6 +377,16 @@ void pcapng_writer::close_file() noexcept {
         const std::uint64_t good = file_bytes_;
         const ssize_t r = rte_pcapng_write_stats(handle_, ps.port.port_id, nullptr, file_start_ns_,
                                                  end, ps.file_recv, ps.file_drop);
+        if (to_stdout_) {
+            // Written in one go to a stream: no read-back, and its time stays
+            // rte_pcapng's (see the notes above: wrong by years, but a stream
+            // cannot be rewritten).
+            if (r > 0) {
+                file_bytes_ += static_cast<std::uint64_t>(r);
+                c_.file_bytes.add(static_cast<std::uint64_t>(r));
+            }
+            continue;
+        }
         std::array<unsigned char, 8> ts{};
         unsigned char len[4];
         const bool ok = r > 0 &&

@@ -808,6 +808,10 @@ Status validate(const Settings& s) {
     if (c.filter != values::trim(c.filter)) {
         return make_error("[capture] filter: ", quote(c.filter), " must not start or end with spaces");
     }
+    if (c.write == "-" && (c.rotate_mb != 0 || c.rotate_seconds != 0 || c.ring_files != 0)) {
+        return make_error("[capture] write: '-' is standard output, one stream: it cannot rotate"
+                          " (rotate_mb, rotate_seconds, ring_files: -C, -G, -W)");
+    }
     if (c.ring_files != 0 && c.rotate_mb == 0 && c.rotate_seconds == 0) {
         return make_error("[capture] ring_files: ", std::to_string(c.ring_files),
                           " files, but no rotation (set rotate_mb or rotate_seconds too; as tcpdump's -W, "

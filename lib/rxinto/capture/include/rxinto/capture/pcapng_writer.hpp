@@ -10,7 +10,8 @@
 //
 //   With one worker and no rotation (no -C, -G, -W), the file is PATH itself,
 //   replaced if it exists, as tcpdump -w does; a SIGHUP then starts numbered
-//   files next to it. Otherwise:
+//   files next to it. PATH "-" is standard output (tcpdump -w -): one stream,
+//   no rotation, one writer for every worker. Otherwise:
 //   PATH = "dir/cap.pcapng"  ->  "dir/cap-20261126T211500.123-0001.pcapng"
 //                                 (worker_count == 1)
 //                            ->  "dir/cap-w0-20261126T211500.123-0001.pcapng",
@@ -258,6 +259,7 @@ private:
 
     std::string prefix_;               ///< path prefix (without extension)
     bool path_is_dir_ = false;         ///< PATH named a directory: always numbered names
+    bool to_stdout_ = false;           ///< -w -: standard output, one stream
     std::size_t name_cap_ = 0;         ///< bytes per name slot, NUL included
     std::vector<char> names_;          ///< ring of name slots (ring_files + 1)
     std::size_t ring_slots_ = 1;
