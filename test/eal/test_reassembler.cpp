@@ -30,7 +30,9 @@
 
 #include "rxinto/gen/pcap_gen.hpp"
 #include "rxinto/net/parse.hpp"
+#include "rxinto/capture/stream_feed.hpp"
 #include "rxinto/tcp/reassembler.hpp"
+#include "stream_msg.hpp"  // lib/rxinto/capture (white box)
 
 #include "eal_helpers.hpp"
 
@@ -737,6 +739,78 @@ TEST_F(Reassembler, SteadyStateAllocatesNothing) {
     re->finish();
     EXPECT_EQ(q.released, nconn);
     re.reset();
+    EXPECT_EQ(free_in(pool()), pool_size);
+}
+
+// Eviction and stream output on the worker's path allocate nothing either:
+// a table of 16 connections for 120 conversations (each new one evicts the
+// least recently active), their bytes handed to a stream ring by the feed, the
+// ring drained by "the output thread" (here, between bursts, not counted).
+TEST_F(Reassembler, EvictionAndStreamOutputAllocateNothing) {
+    constexpr unsigned nconn = 120;
+    const auto payload = bytes(1000, 3);
+    std::vector<std::vector<std::uint8_t>> frames;
+    for (unsigned i = 0; i < nconn; ++i) {
+        conversation c(static_cast<std::uint8_t>(1 + i % 200), static_cast<std::uint16_t>(20000 + i),
+                       0x10000U * i, 0x7000000U + i);
+        c.handshake();
+        for (int k = 0; k < 4; ++k) {
+            c.c2s(std::span(payload).first(100 + 200 * static_cast<std::size_t>(k)));
+            c.s2c(payload);
+        }
+        frames.insert(frames.end(), c.out.begin(), c.out.end());
+    }
+    tcp_config cfg;
+    cfg.max_flows = 16;
+    cfg.max_segments = 4096;
+    auto res = reassembler::create(cfg, "tst_evict_alloc", 0, pool(), SOCKET_ID_ANY);
+    ASSERT_TRUE(res.ok()) << res.error().message;
+    std::unique_ptr<reassembler> re = std::move(*res);
+    rte_ring* ring = rte_ring_create_elem("tst_evict_ring", sizeof(capture::stream_msg), 4096, SOCKET_ID_ANY,
+                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+    ASSERT_NE(ring, nullptr);
+    capture::stream_feed feed(ring, true, false, nullptr);
+    re->set_listener(&feed);
+    std::uint64_t bytes_out = 0, ends = 0;
+    auto drain_ring = [&] {  // what the output thread does: take the pieces, free them
+        capture::stream_msg m;
+        while (rte_ring_sc_dequeue_elem(ring, &m, sizeof m) == 0) {
+            if (m.kind == capture::msg_kind::data)
+                for (unsigned i = 0; i < m.npieces; ++i) {
+                    bytes_out += m.u.data.pieces[i].len;
+                    rte_pktmbuf_free(m.u.data.pieces[i].m);
+                }
+            if (m.kind == capture::msg_kind::end) ++ends;
+        }
+    };
+    rng split{11};
+    std::uint64_t now = 1;
+    t_allocs = 0;
+    std::array<rte_mbuf*, 32> burst{};
+    for (std::size_t i = 0; i < frames.size();) {
+        std::uint16_t n = 0;
+        while (n < burst.size() && i < frames.size()) {
+            burst[n] = frame_to_mbuf(pool(), frames[i++], 1, split);
+            ASSERT_NE(burst[n], nullptr);
+            ++n;
+        }
+        t_counting = true;
+        re->process_burst(burst.data(), n, port_link{}, now);
+        re->flush();
+        t_counting = false;
+        drain_ring();
+        now += 1000;
+    }
+    const std::uint64_t allocs = t_allocs;
+    EXPECT_EQ(allocs, 0U) << "allocations on the worker's path with evictions and stream output";
+    EXPECT_GE(re->counters().get(tcp_counter::flows_evicted), nconn - cfg.max_flows);
+    EXPECT_EQ(feed.counters().ring_full.get(), 0U);
+    re->finish();
+    drain_ring();
+    EXPECT_EQ(ends, nconn);
+    EXPECT_EQ(bytes_out, std::uint64_t{nconn} * (100 + 300 + 500 + 700 + 4 * 1000));
+    re.reset();
+    rte_ring_free(ring);
     EXPECT_EQ(free_in(pool()), pool_size);
 }
 
