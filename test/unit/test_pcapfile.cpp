@@ -324,7 +324,7 @@ TEST(PcapFile, HostilePcapngBlocksStopWhereTheyStart) {
         {"too long", stop_reason::block_too_long,
          [](capture_builder& b) { b.u32(6); b.u32(32U << 20); b.raw(frame(100)); }},
         {"truncated", stop_reason::truncated_record,
-         [](capture_builder& b) { b.epb(0, 1, frame(60)); b.bytes.resize(b.bytes.size() - 9); }},
+         [](capture_builder& b) { b.epb(0, 1, frame(60)); b.bytes.erase(b.bytes.end() - 9, b.bytes.end()); }},
         {"bad tsresol", stop_reason::bad_option,
          [](capture_builder& b) { b.idb(1, 0, 20); }},
         {"option past block", stop_reason::bad_option,
