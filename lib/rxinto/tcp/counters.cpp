@@ -33,6 +33,7 @@ const char* to_string(tcp_counter c) noexcept {
     case tcp_counter::ip_fragments: return "ip_fragments";
     case tcp_counter::ip_reassembled: return "ip_reassembled";
     case tcp_counter::wrong_worker: return "wrong_worker";
+    case tcp_counter::tcp_options_ignored: return "tcp_options_ignored";
     case tcp_counter::count_: break;
     }
     return "unknown";

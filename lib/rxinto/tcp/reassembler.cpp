@@ -214,6 +214,8 @@ void reassembler::process_one(rte_mbuf* m, const port_link& link, std::uint64_t 
         drops_.add(m);
         return;
     }
+    // A malformed option does not cost the segment (Linux uses it too): count it.
+    if (meta.opts.ignored != 0) counters_.add(tcp_counter::tcp_options_ignored);
     if (chained) {
         // Only the header window was parsed: the payload runs to the end of the chain.
         const std::uint32_t in_chain = pkt_len > meta.payload_offset ? pkt_len - meta.payload_offset : 0;

@@ -38,6 +38,7 @@ enum class tcp_counter : std::uint8_t {
     ip_fragments,            ///< IP fragments taken in for reassembly
     ip_reassembled,          ///< datagrams rebuilt from fragments
     wrong_worker,            ///< software dispatch sent the packet to another worker than its flow's
+    tcp_options_ignored,     ///< segments used with some TCP options ignored (net::tcp_options_ignored)
     count_
 };
 
