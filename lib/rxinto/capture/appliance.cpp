@@ -19,6 +19,7 @@
 #include "rxinto/capture/capture_sink.hpp"
 #include "rxinto/capture/dispatch.hpp"
 #include "rxinto/capture/filter.hpp"
+#include "rxinto/capture/output_paths.hpp"
 #include "rxinto/capture/pcapng_writer.hpp"
 #include "rxinto/capture/replay.hpp"
 #include "rxinto/capture/rx_loop.hpp"
@@ -278,6 +279,8 @@ constexpr unsigned max_dispatch_workers = 64;
 
 Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     if (auto v = config::validate(s); !v) return std::move(v).error();
+    // Every output path, before anything starts (exit 2 when one cannot be written).
+    if (auto o = check_output_paths(s); !o) return std::move(o).error();
 
     // Captures to replay: learn their packet counts before EAL starts.
     std::string generated;  // the built-in capture, written once by opt.generated_capture
