@@ -14,6 +14,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
+#include <rte_pdump.h>
 #include <rte_ring.h>
 
 #include "rxinto/capture/capture_sink.hpp"
@@ -362,6 +363,16 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     struct EalGuard {
         ~EalGuard() { port::eal_cleanup(); }
     } eal_guard;
+    // dpdk-dumpcap and dpdk-pdump tap the ports of a running primary through
+    // the multi-process channel: register DPDK's pdump server, as testpmd does,
+    // and take it down before the EAL (the guard goes first). With --in-memory
+    // (or --no-huge) there is no channel and nobody can attach.
+    if (rte_pdump_init() != 0)
+        notes.push_back(std::string("dpdk-dumpcap/dpdk-pdump cannot attach: rte_pdump_init: ") +
+                        rte_strerror(rte_errno));
+    struct PdumpGuard {
+        ~PdumpGuard() { rte_pdump_uninit(); }
+    } pdump_guard;
 
     // Software dispatch: when the ports cannot give every worker lcore a queue
     // of its own (virtual devices have one), the first worker lcore becomes a
