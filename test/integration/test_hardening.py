@@ -7,6 +7,8 @@ input does to the rxinto program.
   output_paths       an unwritable --stats-json / -w / --streams-dir ends the run
                      before the ports start, exit 2, one clear line (also on a
                      read-only mount, in a private mount namespace)
+  long_filter        a 1000-clause filter: exit 2 at once, one line saying it is too
+                     long for rte_bpf (it took 30 s, then printed 16 kB)
   pdump              DPDK's dpdk-pdump and dpdk-dumpcap attach to a live rxinto
                      (a looping net_pcap port) and capture exactly the input's frames
 
@@ -148,6 +150,12 @@ def output_paths():
         check(p.returncode == 0 and js is not None, f"writable outputs: exit 0 ({p.stderr[-300:]})")
         check(sorted(os.listdir(out)) == ["cap.pcapng", "streams"],
               f"writable outputs: only the outputs in {out}: {os.listdir(out)}")
+
+
+@case("long_filter")
+def long_filter():
+    expr = " or ".join(f"tcp port {i}" for i in range(1, 1001))
+    quick_fail(["--pcap", "generated", "--filter", expr], "1000-clause filter", "too long for rte_bpf")
 
 
 # ---------------------------------------------------------------------------
