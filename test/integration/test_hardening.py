@@ -123,7 +123,7 @@ def output_paths():
         ro = os.path.join(tmp, "ro")
         os.mkdir(ro)
         if os.geteuid() != 0 or shutil.which("unshare") is None:
-            print("skip read-only mount: needs root and unshare")
+            rxtest.skip("output_paths: the read-only mount needs root and unshare")
             return
         for opt, what in ((["--stats-json", f"{ro}/s.json"], "--stats-json"),
                           (["-w", f"{ro}/cap.pcapng"], "-w"),
@@ -134,7 +134,7 @@ def output_paths():
                                 ro, RXINTO] + EAL_COMMON + live + opt,
                                capture_output=True, text=True, timeout=60)
             if p.returncode == 99:
-                print(f"skip read-only mount: {p.stderr.strip()}")
+                rxtest.skip(f"output_paths: cannot mount a read-only tmpfs: {p.stderr.strip()}")
                 return
             check(p.returncode == 2, f"read-only {what}: exit 2, got {p.returncode} ({p.stderr[-300:]})")
             check("Read-only file system" in p.stderr and what in p.stderr,
@@ -235,7 +235,7 @@ def check_frames_of_input(what, got, want_frames, min_count):
 def pdump():
     pdump_bin, dumpcap_bin = shutil.which("dpdk-pdump"), shutil.which("dpdk-dumpcap")
     if pdump_bin is None or dumpcap_bin is None:
-        print("skip pdump: Debian's dpdk package (dpdk-pdump, dpdk-dumpcap) is not installed")
+        rxtest.skip("pdump: Debian's dpdk package (dpdk-pdump, dpdk-dumpcap) is not installed")
         return
     prefix = f"rxhard{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="rxhard-") as tmp:
@@ -263,7 +263,7 @@ def pdump():
             if rx.poll() is not None:
                 out, err = rx.communicate()
                 if "hugepages" in err.lower():
-                    print(f"skip pdump: no hugepages for a primary ({err.strip()[-200:]})")
+                    rxtest.skip(f"pdump: no hugepages for a primary ({err.strip()[-200:]})")
                 else:
                     check(False, f"pdump: rxinto ended early: {err[-500:]}")
                 return
