@@ -7,6 +7,12 @@ input does to the rxinto program.
   output_paths       an unwritable --stats-json / -w / --streams-dir ends the run
                      before the ports start, exit 2, one clear line (also on a
                      read-only mount, in a private mount namespace)
+  two_ports          two capture ports of different link types in one run (one worker,
+                     then two behind the dispatcher): every stream of both, exact; a
+                     pcapng with one interface per port holding exactly its frames
+  dispatch_ring_full a live net_null port feeding a dispatcher whose worker is slow
+                     (it shares the dispatcher's CPU): ring-full drops counted, and
+                     every other packet reaches the worker
   long_filter        a 1000-clause filter: exit 2 at once, one line saying it is too
                      long for rte_bpf (it took 30 s, then printed 16 kB)
   pdump              DPDK's dpdk-pdump and dpdk-dumpcap attach to a live rxinto
@@ -52,6 +58,42 @@ def strict_json(raw, what):
     except (UnicodeDecodeError, ValueError) as e:
         check(False, f"{what}: not valid UTF-8 JSON: {e}")
         return None
+
+
+def read_pcapng_frames(path):
+    """(interfaces, frames) of a pcapng file: interfaces = [(linktype, name)], frames =
+    [(interface id, captured bytes, original length)]; every enhanced packet block.
+    Raises ValueError on a malformed file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"\x0a\x0d\x0d\x0a":
+        raise ValueError(f"{path}: not pcapng")
+    e = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    ifaces, frames, off = [], [], 0
+    while off + 12 <= len(data):
+        btype, blen = struct.unpack(e + "II", data[off:off + 8])
+        if blen < 12 or blen % 4 or off + blen > len(data):
+            raise ValueError(f"{path}: bad block length {blen} at {off}")
+        body = data[off + 8:off + blen - 4]
+        if btype == 1:  # interface description: linktype, then options (if_name = 2)
+            name, o = "", 8
+            while o + 4 <= len(body):
+                code, ln = struct.unpack(e + "HH", body[o:o + 4])
+                if code == 0:
+                    break
+                if code == 2:
+                    name = body[o + 4:o + 4 + ln].decode(errors="replace")
+                o += 4 + (ln + 3) // 4 * 4
+            ifaces.append((struct.unpack(e + "H", body[:2])[0], name))
+        elif btype == 6:  # enhanced packet
+            if_id, _, _, caplen, origlen = struct.unpack(e + "IIIII", body[:20])
+            if 20 + caplen > len(body) or if_id >= len(ifaces):
+                raise ValueError(f"{path}: bad enhanced packet block at {off}")
+            frames.append((if_id, body[20:20 + caplen], origlen))
+        off += blen
+    if off != len(data):
+        raise ValueError(f"{path}: {len(data) - off} stray bytes at the end")
+    return ifaces, frames
 
 
 @case("non_utf8_paths")
@@ -152,6 +194,126 @@ def output_paths():
               f"writable outputs: only the outputs in {out}: {os.listdir(out)}")
 
 
+def write_pcap(path, linktype, frames):
+    """A microsecond pcap of (ts_ns, bytes) frames."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
+        for ts, data in frames:
+            f.write(struct.pack("<IIII", ts // 10**9, ts % 10**9 // 1000, len(data), len(data)))
+            f.write(data)
+
+
+def ethernet_to_sll(frame):
+    """The same packet as a Linux cooked capture (LINKTYPE_LINUX_SLL, 113) frame: the
+    14-byte Ethernet header becomes a 16-byte SLL header (packet to us, ARPHRD_ETHER,
+    the source MAC, the ethertype)."""
+    return struct.pack(">HHH8sH", 0, 1, 6, frame[6:12] + b"\0\0", struct.unpack(">H", frame[12:14])[0]) + frame[14:]
+
+
+def expect_streams(what, streams_dir, truths):
+    """Every direction of every truth (a list of truth directories) is in index.jsonl,
+    its file holds exactly the payload, no gap, ended by FIN; nothing else is there."""
+    index = [json.loads(l) for l in open(os.path.join(streams_dir, "index.jsonl"))]
+    by_tuple = {(e["src"], e["sport"], e["dst"], e["dport"]): e for e in index}
+    want = 0
+    for tdir in truths:
+        for t in (json.loads(l) for l in open(os.path.join(tdir, "truth.jsonl"))):
+            want += 1
+            key = (t["src"], t["sport"], t["dst"], t["dport"])
+            e = by_tuple.get(key)
+            if e is None:
+                check(False, f"{what}: {key} missing from index.jsonl")
+                continue
+            with open(os.path.join(tdir, t["file"]), "rb") as f:
+                payload = f.read()
+            got = b""
+            if e.get("file"):
+                with open(os.path.join(streams_dir, e["file"]), "rb") as f:
+                    got = f.read()
+            check(got == payload and e["gaps"] == [] and e["end"] == "fin",
+                  f"{what}: {key}: {len(got)} of {len(payload)} bytes, gaps {e['gaps']}, end {e['end']}")
+    check(len(index) == want, f"{what}: {len(index)} index lines, {want} directions in the truth")
+
+
+@case("two_ports")
+def two_ports():
+    with tempfile.TemporaryDirectory(prefix="rxhard-") as tmp:
+        # Port 0: Ethernet, IPv4 only; port 1: Linux SLL, IPv6 only (distinct tuples: the
+        # generator numbers flows alike in both).
+        a, b_eth, b = (os.path.join(tmp, n) for n in ("a.pcap", "b-eth.pcap", "b-sll.pcap"))
+        ta, tb = os.path.join(tmp, "truth-a"), os.path.join(tmp, "truth-b")
+        if not (gen(a, "--flows", "5", "--ipv6-share", "0", "--seed", "41", "--reorder", "0.1",
+                    "--truth", ta) and
+                gen(b_eth, "--flows", "4", "--ipv6-share", "1", "--seed", "42", "--duplicate", "0.1",
+                    "--truth", tb)):
+            return
+        fa = rxtest.read_pcap(a)[1]
+        fb = [(f.ts_ns, ethernet_to_sll(f.data)) for f in rxtest.read_pcap(b_eth)[1]]
+        write_pcap(b, 113, fb)
+        for label, extra in (("one worker", []), ("two workers, dispatcher", ["--workers", "3"])):
+            what = f"two_ports ({label})"
+            out = os.path.join(tmp, "streams-" + str(len(extra)))
+            cap = os.path.join(tmp, f"cap-{len(extra)}.pcapng")
+            p, js = rxtest.run_rxinto(RXINTO, ["--pcap", a, "--pcap", b, "--streams-dir", out, "-w", cap]
+                                      + extra + EAL_COMMON, timeout=180)
+            check(p.returncode == 0 and js is not None, f"{what}: exit 0 ({p.stderr[-400:]})")
+            if p.returncode != 0 or js is None:
+                continue
+            check(("dispatch" in js) == bool(extra), f"{what}: dispatcher {'used' if extra else 'not used'}")
+            per_port = [pt["rx_packets"] for pt in js["ports"]]
+            check(per_port == [len(fa), len(fb)], f"{what}: per port {per_port} == {[len(fa), len(fb)]}")
+            check(sorted(c["linktype"] for c in js["captures"]) == [1, 113],
+                  f"{what}: captures {[(c['port'], c['linktype']) for c in js['captures']]}")
+            acc = js["accounting"]
+            check(acc["accounted"] == acc["rx_packets"] == len(fa) + len(fb) and acc["parse_refused"] == 0,
+                  f"{what}: every packet of both ports parsed and accounted {acc}")
+            check(js["tcp"]["flows_active"] == 0 and js["mempool"]["in_use_at_end"] == 0,
+                  f"{what}: nothing left held")
+            expect_streams(what, out, [ta, tb])
+            # -w with several workers writes one file per worker: read them all.
+            files = sorted(glob.glob(cap[:-len(".pcapng")] + "*.pcapng"))
+            per_if = {}
+            for fn in files:
+                ifaces, frames = read_pcapng_frames(fn)
+                check(len(ifaces) == 2, f"{what}: {os.path.basename(fn)}: one interface per port {ifaces}")
+                for if_id, data, _ in frames:
+                    per_if.setdefault(if_id, []).append(data)
+            # With one worker each interface holds its port's frames in order; several
+            # workers each hold part of them, so compare as multisets.
+            for if_id, want in ((0, [f.data for f in fa]), (1, [d for _, d in fb])):
+                got = per_if.get(if_id, [])
+                same = got == want if len(files) == 1 else sorted(got) == sorted(want)
+                check(same, f"{what}: interface {if_id}: {len(got)} frames, the port's {len(want)}"
+                            f" {'in order' if len(files) == 1 else ''}")
+
+
+@case("dispatch_ring_full")
+def dispatch_ring_full():
+    # Main lcore, dispatcher and worker all on CPU 0: whenever the scheduler runs the
+    # dispatcher, the worker waits, and net_null delivers far more than a ring of 4096
+    # holds in one time slice. The worker is slow; the receive queue must not stall and
+    # the drops must be counted as dispatch_ring_full, nothing else.
+    p, js = rxtest.run_rxinto(RXINTO, ["--vdev", "net_null0,size=64", "--lcores", "0@0,1@0,2@0",
+                                       "--dispatch", "yes", "--duration", "3"] + EAL_COMMON, timeout=60)
+    check(p.returncode == 0 and js is not None, f"dispatch_ring_full: exit 0 ({p.stderr[-400:]})")
+    if js is None:
+        return
+    d, acc = js.get("dispatch", {}), js["accounting"]
+    check(d.get("ring_full", 0) > 0, f"dispatch_ring_full: the ring filled {d}")
+    check(js["drops"].get("dispatch_ring_full") == d.get("ring_full"),
+          f"dispatch_ring_full: in drops {js['drops'].get('dispatch_ring_full')} == {d.get('ring_full')}")
+    check(js["rx_packets"] == d.get("packets", -1) + d.get("ring_full", 0),
+          f"dispatch_ring_full: received {js['rx_packets']} == handed over {d.get('packets')} + ring full")
+    workers = sum(w["packets"] for w in js["workers"])
+    check(workers == d.get("packets"), f"dispatch_ring_full: workers got {workers} == handed over {d.get('packets')}")
+    check(acc["accounted"] == acc["rx_packets"] == js["rx_packets"] and acc["dispatch_ring_full"] == d.get("ring_full"),
+          f"dispatch_ring_full: every packet accounted {acc}")
+    check(js["drops"]["imissed"] == 0 and js["drops"]["rx_nombuf"] == 0,
+          f"dispatch_ring_full: no other loss at the port {js['drops']['imissed']} {js['drops']['rx_nombuf']}")
+    check(js["mempool"]["in_use_at_end"] == 0 and js["stop_reason"] == "duration",
+          f"dispatch_ring_full: every mbuf back, stopped by the duration ({js['stop_reason']})")
+
+
 @case("long_filter")
 def long_filter():
     expr = " or ".join(f"tcp port {i}" for i in range(1, 1001))
@@ -160,42 +322,6 @@ def long_filter():
 
 # ---------------------------------------------------------------------------
 # DPDK's own capture tools against a running rxinto
-
-def read_pcapng_frames(path):
-    """(interfaces, frames) of a pcapng file: interfaces = [(linktype, name)], frames =
-    [(interface id, captured bytes, original length)]; every enhanced packet block.
-    Raises ValueError on a malformed file."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:4] != b"\x0a\x0d\x0d\x0a":
-        raise ValueError(f"{path}: not pcapng")
-    e = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
-    ifaces, frames, off = [], [], 0
-    while off + 12 <= len(data):
-        btype, blen = struct.unpack(e + "II", data[off:off + 8])
-        if blen < 12 or blen % 4 or off + blen > len(data):
-            raise ValueError(f"{path}: bad block length {blen} at {off}")
-        body = data[off + 8:off + blen - 4]
-        if btype == 1:  # interface description: linktype, then options (if_name = 2)
-            name, o = "", 8
-            while o + 4 <= len(body):
-                code, ln = struct.unpack(e + "HH", body[o:o + 4])
-                if code == 0:
-                    break
-                if code == 2:
-                    name = body[o + 4:o + 4 + ln].decode(errors="replace")
-                o += 4 + (ln + 3) // 4 * 4
-            ifaces.append((struct.unpack(e + "H", body[:2])[0], name))
-        elif btype == 6:  # enhanced packet
-            if_id, _, _, caplen, origlen = struct.unpack(e + "IIIII", body[:20])
-            if 20 + caplen > len(body) or if_id >= len(ifaces):
-                raise ValueError(f"{path}: bad enhanced packet block at {off}")
-            frames.append((if_id, body[20:20 + caplen], origlen))
-        off += blen
-    if off != len(data):
-        raise ValueError(f"{path}: {len(data) - off} stray bytes at the end")
-    return ifaces, frames
-
 
 def runtime_dir(prefix):
     """DPDK's runtime directory of a file prefix (as EAL derives it)."""
