@@ -377,8 +377,14 @@ def pdump():
         # processes map its memory through the files of its --file-prefix.
         vdev = f"net_pcap0,rx_pcap={inp},tx_pcap={os.path.join(tmp, 'tx.pcap')},infinite_rx=1"
         stats = os.path.join(tmp, "stats.json")
+        # --base-virtaddr: a secondary maps the primary's memory at the same addresses.
+        # EAL's default hint (4 GiB) lies in AddressSanitizer's shadow gap, so an ASan
+        # build of rxinto puts its memory where the (uninstrumented) tools cannot
+        # reserve it ("Cannot preallocate VA space for hugepage memory"); 32 TiB is
+        # free in both.
         rx = subprocess.Popen([RXINTO, "--vdev", vdev, "--no-tcp", "--duration", "60", "--hugepages", "yes",
-                               "--file-prefix", prefix, "--no-progress", "--stats-json", stats],
+                               "--file-prefix", prefix, "--no-progress", "--stats-json", stats,
+                               "--eal", "--base-virtaddr=0x200000000000"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             mp = os.path.join(runtime_dir(prefix), "mp_socket")
