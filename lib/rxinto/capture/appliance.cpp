@@ -365,8 +365,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     } eal_guard;
     // dpdk-dumpcap and dpdk-pdump tap the ports of a running primary through
     // the multi-process channel: register DPDK's pdump server, as testpmd does,
-    // and take it down before the EAL (the guard goes first). With --in-memory
-    // (or --no-huge) there is no channel and nobody can attach.
+    // and take it down before the EAL (the guard goes first). Nobody can attach
+    // with --in-memory (no channel) or --no-huge (no memory a secondary can map).
     if (rte_pdump_init() != 0)
         notes.push_back(std::string("dpdk-dumpcap/dpdk-pdump cannot attach: rte_pdump_init: ") +
                         rte_strerror(rte_errno));
