@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every rxinto test: the release build's suites, the same suites built
 # with AddressSanitizer + UndefinedBehaviorSanitizer, and a short libFuzzer run
-# of every fuzz harness (clang). Expects scripts/setup.sh to have run.
+# of every fuzz harness (clang, through scripts/fuzz.sh: corpus and failing inputs
+# kept under build-fuzz/). Expects scripts/setup.sh to have run.
 # Environment: RXINTO_FUZZ_SECONDS (default 30 per harness).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,29 +29,20 @@ status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 meson test -C build-san --print-errorlogs --num-processes 2 || status=1
 
-# Fuzz: every harness for a short while, from its seed corpus (copied: libFuzzer
-# writes new inputs into the first corpus directory).
+# Fuzz: every harness for a short while (scripts/fuzz.sh: seed corpus plus the
+# corpus grown by earlier runs, kept in build-fuzz/fuzz-corpus/; failing inputs kept
+# in build-fuzz/fuzz-crashes/ and named in the output; executions printed).
 secs=${RXINTO_FUZZ_SECONDS:-30}
-fuzz_pass=0
-fuzz_fail=0
-for f in build-fuzz/test/fuzz/fuzz_*; do
-  [ -f "$f" ] && [ -x "$f" ] || continue  # not the .p object directories
-  name=$(basename "$f")
-  work=$(mktemp -d)
-  [ -d "test/fuzz/corpus_${name#fuzz_}" ] && cp -r "test/fuzz/corpus_${name#fuzz_}/." "$work/"
-  echo "fuzz: $name for ${secs}s"
-  if "$f" -max_total_time="$secs" -print_final_stats=0 -artifact_prefix="$work/" "$work" \
-       > "$work.log" 2>&1; then
-    fuzz_pass=$((fuzz_pass + 1))
-    echo "fuzz: $name ok ($(grep -c . "$work.log" || true) log lines)"
-  else
-    fuzz_fail=$((fuzz_fail + 1))
-    status=1
-    echo "fuzz: $name FAILED"; tail -n 60 "$work.log"
-    ls -l "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null || true
-  fi
-  rm -rf "$work" "$work.log"
-done
+fuzz_log=build-fuzz/fuzz-logs/test-sh.log
+mkdir -p "$(dirname "$fuzz_log")"
+bash scripts/fuzz.sh --seconds "$secs" 2>&1 | tee "$fuzz_log" || status=1
+fuzz_pass=$(sed -n 's/^fuzz: \([0-9]*\) harnesses passed, \([0-9]*\) failed.*/\1/p' "$fuzz_log" | tail -n 1)
+fuzz_fail=$(sed -n 's/^fuzz: \([0-9]*\) harnesses passed, \([0-9]*\) failed.*/\2/p' "$fuzz_log" | tail -n 1)
+if [ -z "$fuzz_pass" ]; then  # fuzz.sh did not get to its last line: count it as one failure
+  fuzz_pass=0
+  fuzz_fail=1
+  status=1
+fi
 
 # One closing line over everything: meson's own counts plus the fuzz runs.
 python3 - "$fuzz_pass" "$fuzz_fail" <<'PY'

@@ -37,6 +37,9 @@ void check_ok(const rxinto::net::packet_meta& m, std::uint32_t cap) {
     require(m.snap_truncated || m.l3_offset + m.l3_len + m.l2_trailer_len == cap);
     require(m.opts.sack_count <= rxinto::net::max_sack_blocks);
     require(m.opts.wscale <= 14);
+    // Only the documented bits; a malformed option list never costs the segment.
+    require((m.opts.ignored & ~(rxinto::net::tcp_options_ignored::bad_length |
+                                rxinto::net::tcp_options_ignored::malformed)) == 0);
     require(m.vlan_count <= rxinto::net::max_vlan_tags);
     require(m.ipv6_ext_count <= rxinto::net::max_ipv6_ext_headers);
     require(!m.frag.is_fragment);

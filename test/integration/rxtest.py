@@ -52,6 +52,16 @@ def check(cond, what):
         print("FAIL:", what, flush=True)
 
 
+skips = []     # what could not be tested here, and why
+
+
+def skip(what):
+    """A check that could not run on this machine (a tool, an input or a privilege is
+    missing): said at once and in the summary, never a silent pass."""
+    skips.append(what)
+    print("SKIP:", what, flush=True)
+
+
 def fail_exception(name, e):
     """A case that raised: a failure, not a crash of the suite."""
     failures.append(f"{name}: exception {e!r}")
@@ -59,14 +69,21 @@ def fail_exception(name, e):
 
 
 def summary(label="", passed=None, list_failures=True):
-    """Prints `LABEL: N checks passed, M failed` (N = passes unless given) and, with
-    list_failures, each failure; returns the exit code (1 on any failure, else 0)."""
+    """Prints `LABEL: N checks passed, M failed[, K skipped]` (N = passes unless given)
+    and, with list_failures, each failure, then each skip; returns the exit code (1 on any
+    failure; 77, meson's SKIP, when nothing was checked but something was skipped; else 0)."""
     prefix = f"{label}: " if label else ""
-    print(f"{prefix}{passes if passed is None else passed} checks passed, {len(failures)} failed")
+    skipped = f", {len(skips)} skipped" if skips else ""
+    print(f"{prefix}{passes if passed is None else passed} checks passed, {len(failures)} failed{skipped}")
     if list_failures:
         for f in failures:
             print("  failed:", f)
-    return 1 if failures else 0
+    for s in skips:
+        print("  skipped:", s)
+    if failures:
+        return 1
+    # Nothing was checked at all, only skipped: meson's SKIP (77), not a pass.
+    return 77 if skips and checks == 0 else 0
 
 
 def case_decorator(only=None, timed=False):

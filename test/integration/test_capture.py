@@ -630,7 +630,7 @@ def run_cases(tmp):
         m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "rxinto-test", mnt],
                            capture_output=True, text=True)
         if m.returncode != 0:
-            print(f"skip disk_full: cannot mount a tmpfs ({m.returncode}: {m.stderr.strip()})")
+            rxtest.skip(f"disk_full: cannot mount a tmpfs ({m.returncode}: {m.stderr.strip()})")
             return
         try:
             p, stats = run_rxinto(["--pcap", big_src, "-w", os.path.join(mnt, "full.pcapng")] + EAL_COMMON, d)

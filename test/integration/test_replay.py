@@ -175,7 +175,7 @@ try:
     @case("shared_pcaps")
     def _():
         if not os.path.isdir(SHARED):
-            print(f"skip: {SHARED} absent")
+            rxtest.skip(f"shared_pcaps: {SHARED} absent")
             return
         for fn in sorted(os.listdir(os.path.join(SHARED, "files"))):
             src = os.path.join(SHARED, "files", fn)
@@ -188,12 +188,13 @@ try:
 
     @case("compressed_capture_is_refused_clearly")
     def _():
-        if not os.path.isdir(SHARED):
-            return
-        gz = [f for f in os.listdir(os.path.join(SHARED, "files")) if f.endswith(".gz")]
-        if not gz:
-            return
-        p, _ = run_rxinto(["--pcap", os.path.join(SHARED, "files", gz[0])] + EAL_COMMON)
+        # Its own gzip'ed capture: the case used to return without a check (and pass)
+        # when ../shared/pcaps had no .gz file.
+        path = os.path.join(tmp, "gz.pcap")
+        subprocess.run([GEN, "--out", path, "--flows", "2"], check=True, capture_output=True)
+        with open(path, "rb") as fi, gzip.open(path + ".gz", "wb") as fo:
+            shutil.copyfileobj(fi, fo)
+        p, _ = run_rxinto(["--pcap", path + ".gz"] + EAL_COMMON)
         check(p.returncode == 1 and "decompress" in p.stderr,
               f"gz capture: exit 1 and a hint ({p.returncode}: {p.stderr[-300:]})")
 

@@ -871,21 +871,90 @@ TEST(ParseLies, TcpDataOffset) {
     EXPECT_EQ(parse(eth(0x0800, ipv4({}, tcp(bare))), link_type::ethernet), parse_status::bad_tcp_data_offset);
 }
 
-TEST(ParseLies, TcpOptions) {
-    const std::vector<bytes> bad = {
-        {2, 0, 0, 0},        // length 0
-        {2, 1, 0, 0},        // length 1
-        {1, 8, 12, 0},       // timestamps with 10 bytes in 3
-        {1, 1, 1, 2},        // kind in the last byte, no length byte
-        {254, 5, 0, 0},      // unknown kind, overruns
+// A malformed option list does not cost the segment: Linux's tcp_parse_options
+// stops reading options at a bad length and uses the segment, so rxinto must too,
+// or a sender could hide data from it that the receiver takes (issue 12).
+TEST(ParseLies, MalformedTcpOptionsKeepTheSegment) {
+    namespace ign = net::tcp_options_ignored;
+    struct bad_case {
+        bytes options;
+        const char* what;
     };
-    for (const bytes& o : bad) {
+    const std::vector<bad_case> bad = {
+        {{2, 0, 0, 0}, "length 0"},
+        {{2, 1, 0, 0}, "length 1"},
+        {{1, 8, 12, 0}, "timestamps with 10 bytes in 3"},
+        {{1, 1, 1, 2}, "kind in the last byte, no length byte"},
+        {{254, 5, 0, 0}, "unknown kind, overruns"},
+        {{0x1e, 0xff, 0, 0}, "MPTCP-like kind, length 255"},
+    };
+    for (const bad_case& c : bad) {
+        SCOPED_TRACE(c.what);
         tcp_spec s = default_tcp();
-        s.options = o;
-        EXPECT_EQ(parse(eth(0x0800, ipv4({}, tcp(s))), link_type::ethernet),
-                  parse_status::tcp_options_overrun);
+        s.options = c.options;
+        s.payload = str("behind a bad option");
+        for (const bool v6 : {false, true}) {
+            const bytes f = v6 ? eth(0x86DD, ipv6({}, tcp(s))) : eth(0x0800, ipv4({}, tcp(s)));
+            packet_meta m;
+            ASSERT_EQ(parse(f, link_type::ethernet, m), parse_status::ok);
+            check_invariants(m, static_cast<std::uint32_t>(f.size()));
+            EXPECT_EQ(m.opts.ignored, ign::malformed);
+            EXPECT_EQ(m.tcp_header_len, 24u);
+            ASSERT_EQ(m.payload_len, s.payload.size());
+            EXPECT_EQ(bytes(f.begin() + m.payload_offset, f.begin() + m.payload_offset + m.payload_len),
+                      s.payload);
+            EXPECT_EQ(m.seq, seq32{s.seq});
+            EXPECT_TRUE(net::tcp_checksum_ok(m, f.data(), static_cast<std::uint32_t>(f.size())));
+        }
     }
+}
 
+TEST(ParseLies, MalformedTcpOptionEndsTheList) {
+    namespace ign = net::tcp_options_ignored;
+    packet_meta m;
+    tcp_spec s = default_tcp();
+    // MSS, then a silly length: what came before stands, what follows is not read
+    // (the window scale after it is not taken, as Linux does not take it).
+    s.options = {2, 4, 0x05, 0xb4, 254, 0, 3, 3, 7, 0, 0, 0};
+    ASSERT_EQ(parse(eth(0x0800, ipv4({}, tcp(s))), link_type::ethernet, m), parse_status::ok);
+    EXPECT_TRUE(m.opts.has_mss);
+    EXPECT_EQ(m.opts.mss, 1460);
+    EXPECT_FALSE(m.opts.has_wscale);
+    EXPECT_EQ(m.opts.ignored, ign::malformed);
+
+    // An option that runs past the data offset is not read, even when the bytes
+    // behind the header (the payload) would complete it.
+    s.options = {1, 1, 8, 10};
+    s.payload = {0, 0, 0, 1, 0, 0, 0, 2};
+    ASSERT_EQ(parse(eth(0x0800, ipv4({}, tcp(s))), link_type::ethernet, m), parse_status::ok);
+    EXPECT_FALSE(m.opts.has_timestamps);
+    EXPECT_EQ(m.opts.ignored, ign::malformed);
+    EXPECT_EQ(m.payload_len, 8u);
+
+    // Known kinds with a wrong length are ignored one by one, the list goes on.
+    s.options = {3, 4, 7, 0, 4, 3, 0, 5, 3, 0, 2, 4, 0x02, 0x18};  // WS/4, SACK-perm/3, SACK/3, MSS ok
+    ASSERT_EQ(parse(eth(0x0800, ipv4({}, tcp(s))), link_type::ethernet, m), parse_status::ok);
+    EXPECT_FALSE(m.opts.has_wscale);
+    EXPECT_FALSE(m.opts.sack_permitted);
+    EXPECT_EQ(m.opts.sack_count, 0);
+    EXPECT_TRUE(m.opts.has_mss);
+    EXPECT_EQ(m.opts.mss, 536);
+    EXPECT_EQ(m.opts.ignored, ign::bad_length);
+
+    // Both at once.
+    s.options = {2, 3, 0, 8, 1, 0, 0, 0};  // MSS/3 ignored, then TS length 1 ends the list
+    ASSERT_EQ(parse(eth(0x0800, ipv4({}, tcp(s))), link_type::ethernet, m), parse_status::ok);
+    EXPECT_EQ(m.opts.ignored, ign::bad_length | ign::malformed);
+
+    // Well-formed lists (the full 40 bytes, unknown kinds, EOL then garbage) ignore nothing.
+    for (const bytes& o : {full_options(), bytes{254, 4, 0xde, 0xad}, bytes{0, 2, 0, 0, 9, 9, 9, 9}}) {
+        s.options = o;
+        ASSERT_EQ(parse(eth(0x0800, ipv4({}, tcp(s))), link_type::ethernet, m), parse_status::ok);
+        EXPECT_EQ(m.opts.ignored, 0);
+    }
+}
+
+TEST(ParseLies, TcpOptions) {
     packet_meta m;
     tcp_spec s = default_tcp();
     s.options = {254, 4, 0xde, 0xad, 2, 4, 0x02, 0x18};  // unknown kind skipped, then MSS 536
@@ -902,6 +971,7 @@ TEST(ParseLies, TcpOptions) {
     ASSERT_EQ(parse(eth(0x0800, ipv4({}, tcp(s))), link_type::ethernet, m), parse_status::ok);
     EXPECT_FALSE(m.opts.has_mss);
     EXPECT_FALSE(m.opts.has_timestamps);
+    EXPECT_EQ(m.opts.ignored, net::tcp_options_ignored::bad_length);
 
     s.options = {5, 34};  // SACK with the maximum 4 blocks
     for (std::uint32_t i = 0; i < 8; ++i) put32(s.options, i * 10);

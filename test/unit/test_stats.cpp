@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "rxinto/stats/json.hpp"
 #include "rxinto/stats/summary.hpp"
@@ -74,4 +76,45 @@ TEST(Json, EscapesControlCharactersAndNonFiniteNumbers) {
     JsonWriter j;
     j.begin_object().value("s", std::string_view("\x01\t\\")).value("d", std::numeric_limits<double>::infinity()).end_object();
     EXPECT_EQ(j.str(), "{\"s\":\"\\u0001\\t\\\\\",\"d\":null}");
+}
+
+// A path that is not UTF-8 (any bytes but '/' and NUL name a file on Linux)
+// must still give valid JSON: each byte outside a well-formed UTF-8 sequence is
+// written as \ufffd; well-formed sequences pass through unchanged.
+TEST(Json, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+    struct json_case {
+        std::string in;
+        std::string out;
+    };
+    const std::vector<json_case> cases = {
+        {"caf\xc3\xa9.pcap", "\"caf\xc3\xa9.pcap\""},                 // UTF-8 é: kept
+        {"caf\xe9.pcap", "\"caf\\ufffd.pcap\""},                      // Latin-1 é
+        {"\xff\xfe", "\"\\ufffd\\ufffd\""},                           // never in UTF-8
+        {"\xc3", "\"\\ufffd\""},                                      // cut at the end
+        {"\xc3(", "\"\\ufffd(\""},                                    // bad continuation
+        {"\xc0\xaf", "\"\\ufffd\\ufffd\""},                           // overlong '/'
+        {"\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\""},                // overlong, 3 bytes
+        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},                // UTF-16 surrogate D800
+        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},     // above U+10FFFF
+        {"\xf0\x9f\x93\xa6 \xe2\x82\xac", "\"\xf0\x9f\x93\xa6 \xe2\x82\xac\""},  // 4- and 3-byte ok
+        {"\x80\"\\", "\"\\ufffd\\\"\\\\\""},                          // lone continuation, escapes
+    };
+    for (const auto& c : cases) EXPECT_EQ(JsonWriter::escape(c.in), c.out) << c.in;
+
+    // Keys too, and a whole summary whose capture path and note are not UTF-8.
+    Summary s;
+    s.last = snap(2.0, 10, 1000);
+    CaptureStats cap;
+    cap.path = "/tmp/\xe9t\xe9.pcap";
+    cap.linktype = 1;
+    cap.packets = 10;
+    cap.bytes = cap.wire_bytes = 1000;
+    s.captures.push_back(cap);
+    s.notes = {"capture '/tmp/\xe9t\xe9.pcap': a note"};
+    const auto j = summary_json(s);
+    EXPECT_NE(j.find("\"path\":\"/tmp/\\ufffdt\\ufffd.pcap\""), std::string::npos) << j;
+    for (const char ch : j) EXPECT_LT(static_cast<unsigned char>(ch), 0x80U) << "raw non-ASCII byte in " << j;
+    JsonWriter k;
+    k.begin_object().value("\xff", std::uint64_t{1}).end_object();
+    EXPECT_EQ(k.str(), "{\"\\ufffd\":1}");
 }

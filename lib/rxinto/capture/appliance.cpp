@@ -15,6 +15,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
+#include <rte_pdump.h>
 #include <rte_ring.h>
 
 #include "rxinto/capture/capture_sink.hpp"
@@ -22,6 +23,7 @@
 #include "rxinto/capture/filter.hpp"
 #include "rxinto/capture/output.hpp"
 #include "rxinto/capture/packet_clock.hpp"
+#include "rxinto/capture/output_paths.hpp"
 #include "rxinto/capture/pcapng_writer.hpp"
 #include "rxinto/capture/replay.hpp"
 #include "rxinto/capture/rx_loop.hpp"
@@ -320,6 +322,8 @@ constexpr unsigned max_dispatch_workers = 64;
 
 Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     if (auto v = config::validate(s); !v) return std::move(v).error();
+    // Every output path, before anything starts (exit 2 when one cannot be written).
+    if (auto o = check_output_paths(s); !o) return std::move(o).error();
 
     // Captures to replay: opened and checked before EAL starts (replay.hpp).
     std::string generated;  // the built-in capture, written once by opt.generated_capture
@@ -388,6 +392,16 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     struct EalGuard {
         ~EalGuard() { port::eal_cleanup(); }
     } eal_guard;
+    // dpdk-dumpcap and dpdk-pdump tap the ports of a running primary through
+    // the multi-process channel: register DPDK's pdump server, as testpmd does,
+    // and take it down before the EAL (the guard goes first). Nobody can attach
+    // with --in-memory (no channel) or --no-huge (no memory a secondary can map).
+    if (rte_pdump_init() != 0)
+        notes.push_back(std::string("dpdk-dumpcap/dpdk-pdump cannot attach: rte_pdump_init: ") +
+                        rte_strerror(rte_errno));
+    struct PdumpGuard {
+        ~PdumpGuard() { rte_pdump_uninit(); }
+    } pdump_guard;
 
     // Software dispatch: when the ports cannot give every worker lcore a queue
     // of its own (virtual devices have one), the first worker lcore becomes a

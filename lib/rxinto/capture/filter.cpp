@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -12,16 +13,100 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "rxinto/config/values.hpp"
+
 namespace rxinto::capture {
 
 namespace {
 
-/// The CLI's words for the expression, at the start of every error.
-std::string quoted(const std::string& expr) { return "--filter '" + expr + "'"; }
+/// The CLI's words for the expression, at the start of every error: quoted,
+/// cut after 80 bytes (a 16 kB expression made a 16 kB error line).
+std::string quoted(const std::string& expr) {
+    std::string s = "--filter " + config::values::quote(expr);
+    if (expr.size() > 80) s += " (" + std::to_string(expr.size()) + " bytes)";
+    return s;
+}
 
 struct pcap_closer {
     void operator()(pcap_t* p) const noexcept { pcap_close(p); }
 };
+
+// How long a filter may be. DPDK's rte_bpf_convert takes at most BPF_MAXINSNS
+// (4096) classic BPF instructions. libpcap gets there slowly: its code
+// generator is quadratic in the number of clauses and its optimiser roughly
+// cubic (measured on this project's VM, "host A or host B or ...": 400 hosts
+// optimise in ~1.5 s, 1000 hosts in ~20 s to 5759 instructions, which DPDK
+// then refuses; a 1000-clause "tcp port N or ..." took 30 s in all). So the
+// expression is bounded before libpcap sees it, and its unoptimised program
+// before the optimiser does: the time to an answer stays within a few
+// seconds. The bounds are deterministic (sizes, not a clock), so a filter is
+// accepted or refused the same way on every machine. They refuse some filters
+// that the optimiser would have shrunk below 4096 (it shrinks these lists 4-6
+// times): such a list is better split over several runs anyway.
+constexpr std::uint32_t rte_bpf_max_cbpf = 4096;       // BPF_MAXINSNS in librte_bpf
+constexpr std::size_t max_expression_bytes = 8192;     // ~500 clauses like "host 10.1.2.3"
+constexpr std::uint32_t max_unoptimised = 3 * rte_bpf_max_cbpf;
+
+/// A compiled classic BPF program, freed with it.
+struct cbpf_program {
+    bpf_program prog{};
+    cbpf_program() = default;
+    cbpf_program(const cbpf_program&) = delete;
+    cbpf_program& operator=(const cbpf_program&) = delete;
+    ~cbpf_program() { pcap_freecode(&prog); }
+};
+
+Error too_long(const std::string& expr, const std::string& why) {
+    Error e = make_error(quoted(expr), ": too long for rte_bpf: ", why,
+                         "; DPDK runs at most 4096 classic BPF instructions: simplify it or split the capture");
+    e.usage = true;
+    return e;
+}
+
+/// libpcap's part, within the bounds above: the optimised program (as tcpdump
+/// compiles it) in *out. Every error is about the expression (usage).
+Status compile_cbpf(const std::string& expr, int linktype, int snaplen, cbpf_program& out) {
+    if (expr.size() > max_expression_bytes)
+        return too_long(expr, "rxinto takes expressions of at most " + std::to_string(max_expression_bytes) +
+                                  " bytes (libpcap's compile time grows faster than their square)");
+    std::unique_ptr<pcap_t, pcap_closer> dead(pcap_open_dead(linktype, snaplen));
+    if (!dead) return make_error(quoted(expr), ": pcap_open_dead failed (out of memory?)");
+    auto pcap_error = [&] {
+        Error e = make_error(quoted(expr), ": ", std::string_view(pcap_geterr(dead.get())));
+        e.usage = true;
+        return e;
+    };
+    // Unoptimised first: linear in the program it makes, and its size bounds
+    // the optimiser's work. The netmask is unknown, so "ip broadcast" is
+    // refused by libpcap with its own message.
+    {
+        cbpf_program raw;
+        if (pcap_compile(dead.get(), &raw.prog, expr.c_str(), 0, PCAP_NETMASK_UNKNOWN) != 0) return pcap_error();
+        if (raw.prog.bf_len > max_unoptimised)
+            return too_long(expr, "libpcap makes " + std::to_string(raw.prog.bf_len) +
+                                      " instructions of it before optimising, rxinto optimises at most " +
+                                      std::to_string(max_unoptimised));
+    }
+    if (pcap_compile(dead.get(), &out.prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) return pcap_error();
+    if (out.prog.bf_len > rte_bpf_max_cbpf)
+        return too_long(expr, std::to_string(out.prog.bf_len) + " instructions after libpcap's optimiser");
+    return {};
+}
+
+/// The last program compile_cbpf made for check_filter_syntax, so that
+/// bpf_filter::compile does not run libpcap's optimiser a second time on the
+/// same expression (control path; the mutex only guards against misuse).
+struct last_program {
+    std::mutex mu;
+    std::string expr;
+    int linktype = -1;
+    int snaplen = -1;
+    std::vector<bpf_insn> insns;
+};
+last_program& last() {
+    static last_program l;
+    return l;
+}
 
 struct prm_freer {
     void operator()(rte_bpf_prm* p) const noexcept { rte_free(p); }
@@ -105,19 +190,22 @@ std::vector<ebpf_insn> rewrite_program(const ebpf_insn* ins, std::uint32_t n) {
 Result<std::unique_ptr<bpf_filter>> bpf_filter::compile(const std::string& expr, int linktype,
                                                         std::uint32_t snaplen, engine eng) {
     const int snap = static_cast<int>(std::min<std::uint32_t>(snaplen, INT_MAX));
-    std::unique_ptr<pcap_t, pcap_closer> dead(pcap_open_dead(linktype, snap));
-    if (!dead) return make_error(quoted(expr), ": pcap_open_dead failed (out of memory?)");
-
-    // Optimised (as tcpdump does); the netmask is unknown, so "ip broadcast"
-    // is refused by libpcap with its own message.
-    bpf_program prog{};
-    if (pcap_compile(dead.get(), &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
-        return make_error(quoted(expr), ": ", std::string_view(pcap_geterr(dead.get())));
+    std::vector<bpf_insn> insns;
+    {
+        last_program& l = last();
+        std::lock_guard<std::mutex> lock(l.mu);
+        if (l.expr == expr && l.linktype == linktype && l.snaplen == snap) insns = l.insns;
+    }
+    if (insns.empty()) {
+        cbpf_program p;
+        if (auto st = compile_cbpf(expr, linktype, snap, p); !st) return std::move(st).error();
+        insns.assign(p.prog.bf_insns, p.prog.bf_insns + p.prog.bf_len);
+    }
+    bpf_program prog{static_cast<u_int>(insns.size()), insns.data()};
     const std::uint32_t ncbpf = prog.bf_len;
 
     rte_errno = 0;
     std::unique_ptr<rte_bpf_prm, prm_freer> prm(rte_bpf_convert(&prog));
-    pcap_freecode(&prog);
     if (!prm)
         return make_error(quoted(expr), ": DPDK cannot convert libpcap's program to eBPF (rte_bpf_convert: ",
                           std::string_view(rte_strerror(rte_errno)), ")");
@@ -203,16 +291,16 @@ std::uint16_t bpf_filter::apply(rte_mbuf** pkts, std::uint16_t n, rte_mbuf** rej
 }
 
 Status check_filter_syntax(const std::string& expr, int linktype) {
-    pcap_t* p = pcap_open_dead(linktype, 262144);
-    if (p == nullptr) return make_error("--filter '", expr, "': libpcap cannot open a dead handle");
-    bpf_program prog{};
-    Status st;
-    if (pcap_compile(p, &prog, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
-        st = make_error("--filter '", expr, "': ", pcap_geterr(p));
-    else
-        pcap_freecode(&prog);
-    pcap_close(p);
-    return st;
+    constexpr int snap = 262144;  // bpf_filter::compile's default snap length
+    cbpf_program p;
+    if (auto st = compile_cbpf(expr, linktype, snap, p); !st) return st;
+    last_program& l = last();
+    std::lock_guard<std::mutex> lock(l.mu);
+    l.expr = expr;
+    l.linktype = linktype;
+    l.snaplen = snap;
+    l.insns.assign(p.prog.bf_insns, p.prog.bf_insns + p.prog.bf_len);
+    return {};
 }
 
 }  // namespace rxinto::capture

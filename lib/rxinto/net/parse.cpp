@@ -218,10 +218,16 @@ void note_datagram_end(const frame& f, packet_meta& m, std::uint32_t l3_off,
     if (!f.has(off, doff)) return parse_status::truncated_tcp;  // snaplen inside options
 
     // Options (RFC 9293 §3.1, §3.2). EOL ends the list, NOP is one byte, every other
-    // kind has a length byte that counts itself and the kind: < 2 or past the header
-    // is malformed and the segment is dropped (a host ignoring the rest would see a
-    // different segment than we do). Unknown kinds are skipped by their length
-    // (RFC 9293 MUST-68); known kinds with a wrong length are ignored.
+    // kind has a length byte that counts itself and the kind. What a bad option does
+    // is Linux's (net/ipv4/tcp_input.c, tcp_parse_options), because the receiver
+    // most likely to be behind the wire is Linux, and what it accepts we must see:
+    //  * a length < 2, one that runs past the header, or a kind in the header's last
+    //    byte with no room for its length ends the list; what was read before it
+    //    stands, the rest is not read, and the segment (its data) is used;
+    //  * a known kind with the wrong length for it is ignored, the list goes on;
+    //  * unknown kinds are skipped by their length (RFC 9293 MUST-68).
+    // Dropping such a segment instead would let a sender hide data from rxinto that
+    // the receiver takes. Options are only read inside the data offset.
     tcp_options o{};
     for (std::uint32_t i = 20; i < doff;) {
         const std::uint8_t kind = t[i];
@@ -230,25 +236,36 @@ void note_datagram_end(const frame& f, packet_meta& m, std::uint32_t l3_off,
             ++i;
             continue;
         }
-        if (doff - i < 2) return parse_status::tcp_options_overrun;
+        if (doff - i < 2) {
+            o.ignored |= tcp_options_ignored::malformed;
+            break;
+        }
         const std::uint32_t len = t[i + 1];
-        if (len < 2 || len > doff - i) return parse_status::tcp_options_overrun;
+        if (len < 2 || len > doff - i) {
+            o.ignored |= tcp_options_ignored::malformed;
+            break;
+        }
         const std::uint8_t* p = t + i;
         switch (kind) {
         case 2:  // MSS (RFC 9293 §3.7.1)
             if (len == 4) {
                 o.has_mss = true;
                 o.mss = be16(p + 2);
+            } else {
+                o.ignored |= tcp_options_ignored::bad_length;
             }
             break;
         case 3:  // Window scale (RFC 7323 §2): a shift > 14 is used as 14 (§2.3)
             if (len == 3) {
                 o.has_wscale = true;
                 o.wscale = p[2] > 14 ? std::uint8_t{14} : p[2];
+            } else {
+                o.ignored |= tcp_options_ignored::bad_length;
             }
             break;
         case 4:  // SACK permitted (RFC 2018 §2)
             if (len == 2) o.sack_permitted = true;
+            else o.ignored |= tcp_options_ignored::bad_length;
             break;
         case 5:  // SACK (RFC 2018 §3): 2 + 8n bytes; 40 bytes of options fit at most 4
             if (len >= 10 && (len - 2) % 8 == 0) {
@@ -257,6 +274,8 @@ void note_datagram_end(const frame& f, packet_meta& m, std::uint32_t l3_off,
                     o.sack[b] = sack_block{seq32{be32(p + 2 + 8 * b)}, seq32{be32(p + 6 + 8 * b)}};
                 }
                 o.sack_count = static_cast<std::uint8_t>(n);
+            } else {
+                o.ignored |= tcp_options_ignored::bad_length;
             }
             break;
         case 8:  // Timestamps (RFC 7323 §3)
@@ -264,6 +283,8 @@ void note_datagram_end(const frame& f, packet_meta& m, std::uint32_t l3_off,
                 o.has_timestamps = true;
                 o.ts_val = be32(p + 2);
                 o.ts_ecr = be32(p + 6);
+            } else {
+                o.ignored |= tcp_options_ignored::bad_length;
             }
             break;
         default:
@@ -461,7 +482,6 @@ const char* to_string(parse_status s) noexcept {
     case parse_status::not_tcp: return "not_tcp";
     case parse_status::truncated_tcp: return "truncated_tcp";
     case parse_status::bad_tcp_data_offset: return "bad_tcp_data_offset";
-    case parse_status::tcp_options_overrun: return "tcp_options_overrun";
     case parse_status::count_: break;
     }
     return "unknown";

@@ -35,6 +35,7 @@ const char* to_string(tcp_counter c) noexcept {
     case tcp_counter::wrong_worker: return "wrong_worker";
     case tcp_counter::pickup_moved_back: return "pickup_moved_back";
     case tcp_counter::events_dropped: return "events_dropped";
+    case tcp_counter::tcp_options_ignored: return "tcp_options_ignored";
     case tcp_counter::count_: break;
     }
     return "unknown";

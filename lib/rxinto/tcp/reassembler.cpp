@@ -376,6 +376,8 @@ void reassembler::impl::take_frame(rte_mbuf* m, const port_link& link, std::uint
         drop(s, packet_outcome::parse_refused);
         return;
     }
+    // A malformed option does not cost the segment (Linux uses it too): count it.
+    if (meta.opts.ignored != 0) counters.add(tcp_counter::tcp_options_ignored);
     if (chained) {
         // Only the header window was parsed: the payload runs to the end of the chain.
         const std::uint32_t in_chain = pkt_len > meta.payload_offset ? pkt_len - meta.payload_offset : 0;

@@ -31,7 +31,13 @@ struct rte_mbuf;
 namespace rxinto::capture {
 
 /// Compiles `expr` with libpcap only (no EAL needed), to reject a bad
-/// expression before start-up; the message names the expression.
+/// expression before start-up; the message names the expression (its first
+/// 80 bytes). Also refuses, in bounded time, a filter too long for rte_bpf
+/// (more than 4096 classic BPF instructions; expressions over 8192 bytes or
+/// over 12288 instructions before libpcap's optimiser are refused before it
+/// runs, because its time grows about with the cube of the length). The
+/// program is kept for the next compile() of the same expression. Errors are
+/// usage errors.
 [[nodiscard]] Status check_filter_syntax(const std::string& expr, int linktype);
 
 class bpf_filter {

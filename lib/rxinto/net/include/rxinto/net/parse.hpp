@@ -64,7 +64,8 @@ enum class parse_status : std::uint8_t {
     not_tcp,                 ///< UDP, ICMP, AH, ESP, No Next Header, ...
     truncated_tcp,           ///< TCP header (incl. options) not fully captured / segment < 20 bytes
     bad_tcp_data_offset,     ///< data offset < 5, or header longer than the segment
-    tcp_options_overrun,     ///< a TCP option's length is < 2 or runs past the header
+    // A malformed TCP option is not a reason: the segment is used, as Linux uses it
+    // (tcp_options::ignored says what was not read).
     count_
 };
 
@@ -122,9 +123,23 @@ struct sack_block {
     seq32 right;  ///< sequence number just after the block
 };
 
+/// Bits of tcp_options::ignored: which options of a segment were not used. The
+/// segment itself is parsed (status ok) and its data used either way, as Linux's
+/// tcp_parse_options does; dropping it would hide from rxinto data that the
+/// receiver accepts.
+namespace tcp_options_ignored {
+/// A known kind (MSS, window scale, SACK permitted, SACK, timestamps) whose length
+/// is wrong for it: that option was ignored, the ones after it were read.
+inline constexpr std::uint8_t bad_length = 0x01;
+/// A length < 2 or past the end of the header (or a kind in the header's last byte):
+/// the option list ended there, the options after it were not read.
+inline constexpr std::uint8_t malformed = 0x02;
+}  // namespace tcp_options_ignored
+
 /// TCP options (RFC 9293 §3.2, RFC 7323, RFC 2018). Presence flags say which were
-/// seen with a valid length; a known option with a wrong length is ignored (as
-/// Linux's tcp_parse_options does), duplicates: the last one wins.
+/// seen with a valid length; a known option with a wrong length is ignored, a
+/// malformed length ends the list (both as Linux's tcp_parse_options does, both
+/// noted in `ignored`); duplicates: the last one wins.
 struct tcp_options {
     bool has_mss = false;
     bool has_wscale = false;
@@ -132,6 +147,7 @@ struct tcp_options {
     bool has_timestamps = false;
     std::uint8_t wscale = 0;      ///< shift count, clamped to 14 (RFC 7323 §2.3)
     std::uint8_t sack_count = 0;  ///< valid entries in sack
+    std::uint8_t ignored = 0;     ///< tcp_options_ignored:: bits; 0 when every option was read
     std::uint16_t mss = 0;
     std::uint32_t ts_val = 0;
     std::uint32_t ts_ecr = 0;

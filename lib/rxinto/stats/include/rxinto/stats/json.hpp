@@ -30,6 +30,10 @@ public:
 
     [[nodiscard]] const std::string& str() const noexcept { return out_; }
 
+    /// s as a quoted JSON string. Bytes of s that are not part of a well-formed
+    /// UTF-8 sequence (a Latin-1 file name, a cut sequence, an overlong form, a
+    /// surrogate) are written as \ufffd, one per byte, so that the output is
+    /// always valid JSON; keys and values both go through here.
     static std::string escape(std::string_view s);
 
 private:

@@ -40,6 +40,7 @@ enum class tcp_counter : std::uint8_t {
     wrong_worker,            ///< software dispatch sent the packet to another worker than its flow's
     pickup_moved_back,       ///< a provisional mid-stream start moved back to earlier data or an ACK
     events_dropped,          ///< events that did not fit the event list (bursts above max_burst)
+    tcp_options_ignored,     ///< segments used with some TCP options ignored (net::tcp_options_ignored)
     count_
 };
 
