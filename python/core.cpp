@@ -358,7 +358,9 @@ Result<std::unique_ptr<receiver_core>> receiver_core::open(const config::Setting
     auto args = port::build_eal_args(s, g_eal.hugepages, pcap_paths);
     if (!args) return std::move(args).error();
     std::vector<std::string> devargs;
-    for (std::size_t i = 0; i + 1 < args->size(); ++i)
+    // [eal] eal_args come last: a --vdev among them is the EAL's, not a port's.
+    const std::size_t own = args->size() - std::min(args->size(), s.eal.extra_args.size());
+    for (std::size_t i = 0; i + 1 < own; ++i)
         if ((*args)[i] == "--vdev" || (*args)[i] == "-a") devargs.push_back((*args)[i + 1]);
     if (devargs.size() != s.ports.size())
         return make_error("internal: ", std::to_string(devargs.size()), " device arguments for ",

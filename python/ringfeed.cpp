@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <rte_bus_vdev.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -79,7 +80,8 @@ public:
         }
         char devname[RTE_ETH_NAME_MAX_LEN] = {};
         rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(port_id_), devname);
-        name_ = devname;  // what Ports::open() finds the port by
+        name_ = devname;  // "net_ring_" + name: the vdev's and the ethdev's name (what vdev= gives a Receiver)
+        vdev_ = name_;
         next_seq_.resize(flows);
         unacked_.assign(flows, 0);
         for (std::uint32_t i = 0; i < flows; ++i) next_seq_[i] = client_isn(i) + 1;
@@ -153,7 +155,9 @@ public:
     [[nodiscard]] int port_id() const { return port_id_; }
 
     /// Frees what is left in the ring, then the pool (only when every mbuf is
-    /// back: a Receiver still holding some must be closed first) and the ring.
+    /// back: a Receiver still holding some must be closed first), the ring
+    /// port's device (the Receiver closed the port; the name can be used again)
+    /// and the ring.
     void close() {
         if (ring_ != nullptr) {
             void* obj = nullptr;
@@ -165,6 +169,10 @@ public:
                      " mbufs are still held (close the Receiver first)");
             rte_mempool_free(pool_);
             pool_ = nullptr;
+        }
+        if (!vdev_.empty()) {
+            (void)rte_vdev_uninit(vdev_.c_str());
+            vdev_.clear();
         }
         if (ring_ != nullptr) {
             rte_ring_free(ring_);
@@ -228,7 +236,8 @@ private:
         return done;
     }
 
-    std::string name_;
+    std::string name_;  ///< the ethdev's name (what a Receiver's vdev= names)
+    std::string vdev_;  ///< the vdev rte_eth_from_rings made (removed at close)
     int port_id_ = -1;
     rte_ring* ring_ = nullptr;
     rte_mempool* pool_ = nullptr;

@@ -10,6 +10,7 @@
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -104,42 +105,58 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def capture_http(pcap):
+    """Real HTTP/1.1 over 127.0.0.1 (Python's http.server and urllib, a raw socket for chunked and
+    pipelined requests), captured by tcpdump on the loopback. Returns (port, tcpdump's drop count)."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = srv.server_address[1]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    td = subprocess.Popen([shutil.which("tcpdump"), "-i", "lo", "-w", pcap, "-U", "--immediate-mode", "-n",
+                           f"tcp port {port}"], stderr=subprocess.PIPE, text=True, env=clean_env())
+    try:
+        line = td.stderr.readline()
+        if "listening" not in line:
+            raise AssertionError(f"tcpdump: {line}")
+        base = f"http://127.0.0.1:{port}"
+        urllib.request.urlopen(f"{base}/a/b?c=1", timeout=10).read()
+        urllib.request.urlopen(urllib.request.Request(f"{base}/upload", data=b"x" * 5000,
+                                                      headers={"Host": "example.test"}), timeout=10).read()
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"POST /chunk HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                  b"3\r\nabc\r\n0\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        while s.recv(65536):
+            pass
+        s.close()
+        time.sleep(0.5)
+    finally:
+        td.send_signal(signal.SIGINT)
+        _, err = td.communicate(timeout=30)
+        srv.shutdown()
+        srv.server_close()
+    m = re.search(r"(\d+) packets? dropped by kernel", err)
+    return port, int(m.group(1)) if m else 0
+
+
 class HttpRequests(unittest.TestCase):
     def test_real_http_over_loopback(self):
-        tcpdump = shutil.which("tcpdump")
-        if tcpdump is None or os.geteuid() != 0:
+        if shutil.which("tcpdump") is None or os.geteuid() != 0:
             self.skipTest("needs tcpdump and root to capture on the loopback")
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        port = srv.server_address[1]
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
         pcap = os.path.join(TMP, "http.pcap")
-        td = subprocess.Popen([tcpdump, "-i", "lo", "-w", pcap, "-U", "--immediate-mode", "-n",
-                               f"tcp port {port}"], stderr=subprocess.PIPE, text=True, env=clean_env())
-        try:
-            line = td.stderr.readline()
-            self.assertIn("listening", line)
-            base = f"http://127.0.0.1:{port}"
-            urllib.request.urlopen(f"{base}/a/b?c=1", timeout=10).read()
-            urllib.request.urlopen(urllib.request.Request(f"{base}/upload", data=b"x" * 5000,
-                                                          headers={"Host": "example.test"}), timeout=10).read()
-            s = socket.create_connection(("127.0.0.1", port), timeout=10)
-            s.sendall(b"POST /chunk HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
-                      b"3\r\nabc\r\n0\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-            while s.recv(65536):
-                pass
-            s.close()
-            time.sleep(0.5)
-        finally:
-            td.send_signal(signal.SIGINT)
-            td.communicate(timeout=30)
-            srv.shutdown()
-            srv.server_close()
+        for attempt in range(5):
+            port, dropped = capture_http(pcap)
+            if dropped == 0:
+                break
+            # Capture loss on a busy machine: rxinto would (rightly) report a gap; capture again.
+            print(f"tcpdump dropped {dropped} packets: capturing again", file=sys.stderr)
+        else:
+            self.skipTest("tcpdump kept dropping packets on this busy machine")
         out = [json.loads(l) for l in run_example("http_requests.py", pcap).splitlines()]
-        got = [(r["method"], r["target"], r["host"], r["body_bytes"]) for r in out]
+        out.sort(key=lambda r: r["conn"])  # printed as connections close; ids are in opening order
+        got = [(r.get("method"), r.get("target"), r.get("host"), r.get("body_bytes")) for r in out]
         self.assertEqual(got, [("GET", "/a/b?c=1", f"127.0.0.1:{port}", 0),
                                ("POST", "/upload", "example.test", 5000),
                                ("POST", "/chunk", "h", 8),
-                               ("GET", "/two", "h", 0)])
+                               ("GET", "/two", "h", 0)], out)
         self.assertTrue(all(r["server"] == f"127.0.0.1:{port}" for r in out))
         self.assertEqual(out[2]["conn"], out[3]["conn"], "two requests on one connection")
 
