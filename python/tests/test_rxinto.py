@@ -13,6 +13,7 @@ import json
 import mmap
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -610,6 +611,26 @@ class Threads(Checked):
             self.assertGreater(rx.stats()["packets"], 0)
         self.assertGreater(during, 1000, "another thread ran while poll() waited (GIL released)")
         self.assertTrue(errors and "another thread" in errors[0], errors)
+
+    def test_signal_interrupts_a_blocking_poll(self):
+        class Interrupted(Exception):
+            pass
+
+        def on_alarm(signum, frame):
+            raise Interrupted()
+
+        old = signal.signal(signal.SIGALRM, on_alarm)
+        try:
+            with rxinto.Receiver(vdev=f"net_null{os.getpid() % 1000 + 2},size=64") as rx:
+                signal.setitimer(signal.ITIMER_REAL, 0.2)
+                t0 = time.monotonic()
+                with self.assertRaises(Interrupted):
+                    rx.poll()  # no timeout, no TCP: only a signal ends it
+                self.assertLess(time.monotonic() - t0, 5)
+                self.assertEqual(rx.poll(timeout=0), [])  # still usable
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
 
     def test_duration_ends_a_live_port(self):
         with rxinto.Receiver(vdev=f"net_null{os.getpid() % 1000 + 1},size=64", duration=0.2) as rx:
