@@ -22,6 +22,11 @@
 // Threads: everything here runs on the thread that polls (the GIL released
 // around run() and large copies by the bindings); one Receiver per thread of
 // control, checked through `busy`.
+//
+// Memory: nothing per packet. Per connection, on the thread that polls (the
+// Python application's thread, not an appliance worker lcore): one state
+// (make_shared) when it opens, and the copy of what it still held if the
+// reassembler releases it before Python has read it.
 #pragma once
 
 #include <array>
