@@ -4,6 +4,7 @@
 - dump_streams.py writes exactly what the appliance's --streams-dir writes (every file byte for
   byte, every index.jsonl line field for field) for generated captures with loss, reordering,
   duplicates, VLANs, IPv6 and IP fragments;
+  and for every public capture of ../shared/pcaps when it is there;
 - http_requests.py lists the requests of real HTTP traffic: Python's http.server and a client on
   127.0.0.1 started by the test, captured with tcpdump on the loopback (root and tcpdump needed,
   else skipped).
@@ -76,6 +77,46 @@ class DumpStreams(unittest.TestCase):
     def test_ipv6_fragments_qinq(self):
         self.check_capture("v6frag", ["--flows", "8", "--ipv6-share", "1", "--vlan-tags", "2", "--fragment", "0.3",
                                       "--loss", "0.05", "--seed", "62"])
+
+
+class SharedCaptures(unittest.TestCase):
+    """The public captures beside the checkout (../shared/pcaps, optional: skipped when absent):
+    evasions, overlaps, leading gaps, RST with data, split handshakes, IPv6 fragments, QinQinQ...
+    The dumper runs in this process (one EAL, a new Receiver for each capture) and must write
+    what the appliance writes, file for file."""
+
+    def test_dumper_equals_appliance(self):
+        import gzip
+        import importlib.util
+        files = os.environ.get("RXINTO_SHARED_PCAPS") or os.path.normpath(
+            os.path.join(SOURCE, "..", "shared", "pcaps", "files"))
+        if not os.path.isdir(files):
+            self.skipTest(f"{files} not present (the shared public captures are optional)")
+        spec = importlib.util.spec_from_file_location("dump_streams", os.path.join(EXAMPLES, "dump_streams.py"))
+        dump_streams = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(dump_streams)
+        names = sorted(os.listdir(files))
+        self.assertGreater(len(names), 0)
+        for name in names:
+            with self.subTest(capture=name):
+                pcap = os.path.join(files, name)
+                if name.endswith(".gz"):
+                    pcap = os.path.join(TMP, name[:-3])
+                    with gzip.open(os.path.join(files, name)) as a, open(pcap, "wb") as b:
+                        shutil.copyfileobj(a, b)
+                ours, theirs = os.path.join(TMP, name + ".py"), os.path.join(TMP, name + ".appliance")
+                dump_streams.dump(pcap, ours)
+                p = subprocess.run([os.path.join(BUILD, "app", "rxinto"), "--pcap", pcap, "--streams-dir", theirs,
+                                    "--in-memory", "--no-progress"], capture_output=True, text=True, timeout=300)
+                self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+                a, b = index_of(ours), index_of(theirs)
+                self.assertEqual(a, b)
+                for x in a:
+                    with open(os.path.join(ours, x["file"]), "rb") as f1, \
+                         open(os.path.join(theirs, x["file"]), "rb") as f2:
+                        self.assertTrue(f1.read() == f2.read(), f"{name}: {x['file']} differs")
+                shutil.rmtree(ours)
+                shutil.rmtree(theirs)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
