@@ -173,8 +173,13 @@ def main():
                   f"{s['cpu_s'] / (s['bytes'] / 1e9):6.3f} CPU s/GB (receiver {s['recv_cpu_s'] / (s['bytes'] / 1e9):.3f})",
                   file=sys.stderr, flush=True)
         results[name] = summary(samples)
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
-               f"Python {platform.python_version()}")
+    model = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), model)
+    except OSError:
+        pass
+    machine = f"{model}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}"
     print(f"\nPython reading {o.gb:g} GB of TCP payload into a {o.buf} B buffer, medians of {o.runs} runs "
           f"({machine}; load average {os.getloadavg()[0]:.1f})")
     print(f"{'path':36s} {'Gbit/s':>8s} {'CPU s/GB':>9s} {'recv CPU s/GB':>14s} {'GB per CPU s':>13s}")
