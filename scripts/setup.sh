@@ -13,6 +13,7 @@ packages=(
   g++ clang libclang-rt-14-dev meson ninja-build pkg-config python3
   dpdk dpdk-dev libdpdk-dev libpcap-dev libgtest-dev libgmock-dev
   tcpdump tshark tcpflow iproute2 ethtool procps liburing-dev strace
+  python3-dev pybind11-dev python3-numpy
 )
 
 missing=()
@@ -53,4 +54,4 @@ if [ ! -f build/build.ninja ]; then
   meson setup build --buildtype=release -Doptimization=3 -Dnative=$native
 fi
 ninja -C build
-echo "setup: built build/app/rxinto and build/app/rxinto-gen"
+echo "setup: built build/app/rxinto, build/app/rxinto-gen and the Python module (PYTHONPATH=build/python)"

@@ -1245,4 +1245,57 @@ TEST(SettingsEquality, DetectsEachDifference) {
     EXPECT_FALSE(s == d);
 }
 
+// keys() / apply_key(): the INI schema by name, for the Python module's keywords.
+TEST(KeysByName, EveryKeyOfTheExampleConfigIsListedAndApplies) {
+    const std::vector<KeyInfo> all = keys();
+    auto listed = [&](std::string_view section, std::string_view key) {
+        return std::any_of(all.begin(), all.end(), [&](const KeyInfo& k) { return k.section == section && k.key == key; });
+    };
+    EXPECT_TRUE(listed("tcp", "stream_max_bytes"));
+    EXPECT_TRUE(listed("tcp", "timeout_closed"));
+    EXPECT_TRUE(listed("eal", "memory_mb"));
+    EXPECT_TRUE(listed("port", "rx_desc"));
+    EXPECT_TRUE(listed("capture", "snaplen"));
+    // Every key of config/replay.ini (which documents them all) is in the list.
+    std::ifstream f(example("replay.ini"));
+    std::string line, section;
+    int seen = 0;
+    while (std::getline(f, line)) {
+        if (line.empty() || line[0] == ';' || line[0] == '#') continue;
+        if (line[0] == '[') {
+            section = line.substr(1, line.find(']') - 1);
+            if (section.rfind("port", 0) == 0) section = "port";
+            continue;
+        }
+        const auto eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        std::string key = line.substr(0, eq);
+        key.erase(key.find_last_not_of(" \t") + 1);
+        EXPECT_TRUE(listed(section, key)) << "[" << section << "] " << key;
+        ++seen;
+    }
+    EXPECT_GT(seen, 20);
+}
+
+TEST(KeysByName, ApplyKeySetsAsAFileWouldAndNamesErrors) {
+    Settings s = defaults();
+    s.ports = {PortSettings{}, PortSettings{}};
+    ASSERT_TRUE(apply_key(s, "tcp", "stream_max_bytes", "1048576").ok());
+    EXPECT_EQ(s.tcp.stream_max_bytes, 1048576U);
+    ASSERT_TRUE(apply_key(s, "tcp", "midstream", "no").ok());
+    EXPECT_FALSE(s.tcp.midstream);
+    ASSERT_TRUE(apply_key(s, "port", "rx_desc", "512").ok());
+    EXPECT_EQ(s.ports[0].rx_desc, 512);  // every port
+    EXPECT_EQ(s.ports[1].rx_desc, 512);
+    auto bad = apply_key(s, "tcp", "max_flows", "3");
+    ASSERT_FALSE(bad.ok());
+    expect_contains_all(bad.error().message, {"[tcp] max_flows", "3"});
+    auto unknown = apply_key(s, "tcp", "no_such_key", "1");
+    ASSERT_FALSE(unknown.ok());
+    expect_contains_all(unknown.error().message, {"[tcp] no_such_key", "unknown key"});
+    EXPECT_FALSE(apply_key(s, "port", "pcap", "x.pcap").ok());  // sources have their own options
+    EXPECT_FALSE(apply_key(s, "nosection", "x", "1").ok());
+    EXPECT_EQ(s.ports[0].kind, PortKind::pcap);
+}
+
 }  // namespace

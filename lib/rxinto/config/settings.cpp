@@ -850,6 +850,71 @@ Status validate(const Settings& s) {
     return {};
 }
 
+namespace {
+
+template <class Target, std::size_t N>
+void list_keys(std::vector<KeyInfo>& out, std::string_view section, const KeySpec<Target> (&table)[N]) {
+    for (const auto& k : table) out.push_back(KeyInfo{section, k.key});
+}
+
+/// One key through its section's table; only the reason on failure.
+template <class Target, std::size_t N>
+Status apply_one(const KeySpec<Target> (&table)[N], Target& target, std::string_view key, std::string_view value,
+                 bool& found) {
+    for (const auto& k : table) {
+        if (k.key != key) continue;
+        found = true;
+        return k.apply(target, value);
+    }
+    return {};
+}
+
+}  // namespace
+
+std::vector<KeyInfo> keys() {
+    std::vector<KeyInfo> out;
+    list_keys(out, "eal", eal_keys);
+    list_keys(out, "port", port_keys);
+    list_keys(out, "mempool", mempool_keys);
+    list_keys(out, "run", run_keys);
+    list_keys(out, "tcp", tcp_keys);
+    list_keys(out, "capture", capture_keys);
+    return out;
+}
+
+Status apply_key(Settings& s, std::string_view section, std::string_view key, std::string_view value) {
+    bool found = false;
+    Status st;
+    if (section == "eal") {
+        st = apply_one(eal_keys, s.eal, key, value, found);
+    } else if (section == "mempool") {
+        st = apply_one(mempool_keys, s.mempool, key, value, found);
+    } else if (section == "run") {
+        st = apply_one(run_keys, s.run, key, value, found);
+    } else if (section == "tcp") {
+        st = apply_one(tcp_keys, s.tcp, key, value, found);
+    } else if (section == "capture") {
+        st = apply_one(capture_keys, s.capture, key, value, found);
+    } else if (section == "port") {
+        if (key == "pcap" || key == "vdev" || key == "pci") {
+            return make_error("[port] ", key, ": a port's source is set with --pcap, --vdev or --pci");
+        }
+        for (PortSettings& p : s.ports) {
+            PortDraft d{p, "set"};
+            st = apply_one(port_keys, d, key, value, found);
+            if (!st || !found) break;
+            p = d.port;
+        }
+        if (s.ports.empty()) found = std::any_of(std::begin(port_keys), std::end(port_keys),
+                                                 [&](const auto& k) { return k.key == key; });
+    } else {
+        return make_error("[", section, "]: unknown section (accepted: eal, port, mempool, run, tcp, capture)");
+    }
+    if (!found) return make_error("[", section, "] ", key, ": unknown key");
+    if (!st) return make_error("[", section, "] ", key, ": ", st.error().message);
+    return {};
+}
+
 std::string worker_lcores(unsigned workers, bool dispatcher, unsigned cpus) {
     if (workers == 0) return {};
     if (cpus == 0) cpus = 1;

@@ -6,6 +6,7 @@
 
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
+#include <rte_bus_vdev.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
@@ -58,6 +59,7 @@ Result<std::unique_ptr<FilePort>> FilePort::create(std::shared_ptr<pcapfile::sou
     if (!name.starts_with("net_ring_"))
         return make_error("capture '", f->src_->path(), "': port name ", name, " must begin with net_ring_");
     const int id = rte_eth_from_rings(name.substr(9).c_str(), rx, 1, rx, 1, sock);
+    if (id >= 0) f->name_ = name;
     if (id < 0)
         return make_error("capture '", f->src_->path(), "': cannot create port ", name, ": ",
                           rte_strerror(rte_errno));
@@ -76,6 +78,10 @@ FilePort::~FilePort() {
     // After the port was closed there is nothing to remove the callback from.
     if (cb_ != nullptr && rte_eth_dev_is_valid_port(port_id_) != 0)
         rte_eth_remove_rx_callback(port_id_, 0, cb_);
+    // rte_eth_from_rings made a device on the vdev bus; closing the ethdev
+    // leaves it registered, and the next port of this name (a second run in
+    // the process: the Python module) could not be made.
+    if (!name_.empty()) rte_vdev_uninit(name_.c_str());
     if (ring_ != nullptr) rte_ring_free(ring_);
 }
 

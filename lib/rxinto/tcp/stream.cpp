@@ -244,6 +244,31 @@ std::size_t stream::take(std::span<mbuf_piece> out, std::uint64_t max_bytes) noe
     return k;
 }
 
+std::size_t stream::peek(std::span<std::span<const std::byte>> out, std::span<rte_mbuf*> segs) const noexcept {
+    const std::size_t cap = std::min(out.size(), segs.size());
+    std::size_t k = 0;
+    std::uint64_t expect = next_;
+    for (const segment* x = head_; x != nullptr && x->off == expect && expect < contig_ && k < cap; x = x->next) {
+        rte_mbuf* m = x->m;
+        std::uint32_t off = x->pkt_off;
+        std::uint32_t len = x->len;
+        while (m != nullptr && off >= m->data_len) {
+            off -= m->data_len;
+            m = m->next;
+        }
+        for (; m != nullptr && len != 0 && k < cap; m = m->next) {
+            const std::uint32_t n = std::min<std::uint32_t>(len, m->data_len - off);
+            out[k] = std::span<const std::byte>(rte_pktmbuf_mtod_offset(m, const std::byte*, off), n);
+            segs[k] = m;
+            ++k;
+            len -= n;
+            off = 0;
+        }
+        expect = x->end();
+    }
+    return k;
+}
+
 void stream::consume(std::uint64_t n) noexcept {
     n = std::min(n, readable());
     advance(n);

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rxinto/base/result.hpp"
@@ -171,6 +172,24 @@ struct Settings {
 /// unreadable file, malformed lines, unknown sections and keys, duplicate keys and
 /// bad values, naming "file: [section] key: reason". Does not need the EAL.
 [[nodiscard]] Result<Settings> load_file(const std::string& path);
+
+/// One key of the INI schema, for programs that set keys by name (the Python
+/// module's keyword arguments): its section ("port" stands for every [portN])
+/// and its name. The tables load_file() reads with are the only list.
+struct KeyInfo {
+    std::string_view section;
+    std::string_view key;
+};
+
+/// Every key load_file() accepts, section by section, in the tables' order.
+[[nodiscard]] std::vector<KeyInfo> keys();
+
+/// Sets one key on s as a `key = value` line of its section would (section
+/// "port": on every port; a relative path is kept as given). A port's source
+/// (pcap, vdev, pci) cannot be set this way. Does not validate() the whole;
+/// errors: "[section] key: reason".
+[[nodiscard]] Status apply_key(Settings& s, std::string_view section, std::string_view key,
+                               std::string_view value);
 
 /// Checks cross-field rules (at least one port, burst range, queue counts, TCP
 /// stream limits within the worker's limits, streams_dir only with reassembly,

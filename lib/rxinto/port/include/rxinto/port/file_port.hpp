@@ -95,6 +95,7 @@ public:
     [[nodiscard]] FilePortStats stats() const noexcept;
 
 private:
+    std::string name_;  ///< its device name (removed from the vdev bus with it)
     FilePort() = default;
     static std::uint16_t rx_callback(std::uint16_t port, std::uint16_t queue, rte_mbuf* pkts[],
                                      std::uint16_t nb, std::uint16_t max, void* user);

@@ -96,6 +96,11 @@ public:
     /// views were filled. Valid until the next call that changes this stream
     /// (a burst, recv_into, consume, skip_gap, the connection's release).
     std::size_t peek(std::span<std::span<const std::byte>> out) const noexcept;
+    /// The same, and for each view the mbuf segment whose buffer holds it
+    /// (segs.size() >= out.size()): a reader that must keep a view past the
+    /// stream's next change pins that segment (rte_mbuf_refcnt_update(seg, 1),
+    /// later rte_pktmbuf_free_seg). The bytes of a view are never written to.
+    std::size_t peek(std::span<std::span<const std::byte>> out, std::span<rte_mbuf*> segs) const noexcept;
     /// Releases the first n in-order bytes (at most readable()).
     void consume(std::uint64_t n) noexcept;
     /// Hands the next in-order bytes over as packet-buffer references (zero
