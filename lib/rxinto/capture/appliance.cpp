@@ -23,6 +23,7 @@
 #include "rxinto/capture/replay.hpp"
 #include "rxinto/capture/rx_loop.hpp"
 #include "rxinto/capture/tcp_sink.hpp"
+#include "rxinto/export/exporter.hpp"
 #include "rxinto/port/eal.hpp"
 #include "rxinto/port/ports.hpp"
 #include "rxinto/stats/telemetry.hpp"  // telemetry
@@ -49,6 +50,7 @@ struct Run {
     std::unique_ptr<bpf_filter> filter;               // --filter, shared read-only by the workers
     std::vector<std::unique_ptr<pcapng_writer>> writers;      // -w: one per worker
     std::vector<std::unique_ptr<CaptureSink>> capture_sinks;  // filter + writer, per worker
+    fleet::exporter* exporter = nullptr;              // --export (owned by run())
     std::vector<rte_ring*> rings;                     // its rings, one per worker
     std::vector<std::unique_ptr<QueueCounters>> ring_counters;
     std::atomic<bool> drain{false};                   // dispatcher stopped: workers drain their rings
@@ -148,6 +150,7 @@ struct Run {
                 }
             }
         }
+        if (exporter != nullptr) fill_export(s.exp);
         for (const auto& w : writers) {
             const auto& c = w->counters();
             s.capture_enabled = true;
@@ -243,6 +246,35 @@ struct Run {
         return true;
     }
 
+    void fill_export(stats::ExportStats& x) const {
+        const fleet::export_counts c = exporter->counts();
+        x.enabled = true;
+        x.node = exporter->node();
+        x.run = exporter->run_id();
+        x.connected = c.connected;
+        x.exported = c.records.exported;
+        x.acked = c.records.acked;
+        x.duplicates = c.records.duplicates + c.chunks.duplicates;
+        x.spooled = c.records.spooled;
+        x.dropped = c.records.dropped;
+        x.chunks_enabled = exporter->streams();
+        x.chunks_exported = c.chunks.exported;
+        x.chunks_acked = c.chunks.acked;
+        x.chunks_spooled = c.chunks.spooled;
+        x.chunks_dropped = c.chunks.dropped;
+        x.chunk_bytes = c.chunk_bytes;
+        x.in_spool = c.in_spool;
+        x.spool_bytes = c.spool_bytes;
+        x.inflight = c.inflight;
+        x.retries = c.publish_retries;
+        x.disconnects = c.disconnects;
+        x.reconnects = c.reconnects;
+        x.records_truncated = c.records_truncated;
+        for (int i = 0; i < static_cast<int>(fleet::drop_reason::count_); ++i)
+            x.drops.emplace_back(fleet::to_string(static_cast<fleet::drop_reason>(i)),
+                                 c.records.drops[i] + c.chunks.drops[i]);
+    }
+
     static bool tick(void* arg) noexcept {
         auto* r = static_cast<Run*>(arg);
         return r->control();
@@ -269,6 +301,29 @@ tcp::tcp_config tcp_config_of(const config::TcpSettings& t) {
     c.ip_reassembly = t.ip_reassembly;
     c.mempool_low_water = t.mempool_low_water;
     return c;
+}
+
+/// The exporter from [export] (EAL up: its ring is EAL memory).
+Result<std::unique_ptr<fleet::exporter>> make_exporter(const config::Settings& s, std::vector<std::string>& notes) {
+    fleet::exporter_options o;
+    o.urls = s.export_.urls;
+    o.node = s.export_.node;
+    o.streams = s.export_.streams;
+    if (!s.tcp.streams_dir.empty()) {
+        // Records name the directory the node wrote, absolute: rxinto-query
+        // --fetch says where the bytes are when they were not exported.
+        char* real = ::realpath(s.tcp.streams_dir.c_str(), nullptr);
+        o.streams_dir = real != nullptr ? real : s.tcp.streams_dir;
+        std::free(real);
+    }
+    o.spool_dir = s.export_.spool_dir;
+    o.spool_bytes = s.export_.spool_mb << 20;
+    o.wait_s = s.export_.wait_s;
+    o.replicas = s.export_.replicas;
+    o.ring_bytes = std::uint64_t{s.export_.ring_mb} << 20;
+    o.connect_timeout_s = s.export_.connect_timeout_s;
+    o.require_server = s.export_.require_server;
+    return fleet::exporter::create(o, notes);
 }
 
 constexpr unsigned dispatch_ring_size = 4096;  // per worker: a few bursts of slack each way
@@ -429,6 +484,15 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         if (!idx) return std::move(idx).error();
         index = std::move(idx.value());
     }
+    // Fleet export: connected and checked before any packet is received.
+    std::unique_ptr<fleet::exporter> exporter;
+    if (!s.export_.urls.empty()) {
+        auto ex = make_exporter(s, r.notes);
+        if (!ex) return std::move(ex).error();
+        exporter = std::move(ex.value());
+        r.exporter = exporter.get();
+        std::fprintf(opt.progress_out, "rxinto: %s\n", r.notes.back().c_str());
+    }
     // net_pcap stamps each mbuf with its record's time in this dynamic field.
     const int ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
     const int ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
@@ -443,7 +507,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             if (!re) return make_error("worker ", std::to_string(i), ": ", re.error().message);
             r.tcp_sinks.push_back(std::make_unique<TcpSink>(std::move(re.value()), links, pcap_ts,
                                                             ts_offset, ts_bit >= 0 ? ts_flag : 0,
-                                                            index, port_index_of));
+                                                            index, port_index_of, exporter.get(),
+                                                            static_cast<unsigned>(i)));
         }
     }
     // Queues are dealt round-robin over the workers (each queue has one owner),
@@ -523,6 +588,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                 w->sink, r.filter.get(), s.capture.filter_before_reassembly,
                 r.writers.empty() ? nullptr : r.writers[i].get()));
             w->sink = r.capture_sinks.back().get();
+            if (i < r.tcp_sinks.size()) r.tcp_sinks[i]->set_capture(r.capture_sinks.back().get());
         }
         w->stop = &r.stop;
     }
@@ -566,6 +632,9 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     r.start_tsc = rte_rdtsc();
     r.last_progress = r.snapshot();
     r.last_progress.t_s = 0;
+    if (exporter) {
+        if (auto st = exporter->start(); !st) return std::move(st).error();
+    }
     // telemetry: /rxinto/* answer from r until end(), then "not running".
     stats::telemetry::Publication telemetry([&r] { return r.snapshot(); });
 
@@ -605,6 +674,11 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     // and every capture file gets its statistics blocks and is closed.
     for (auto& t : r.tcp_sinks) t->finish();
     for (auto& w : r.writers) w->close();
+    if (exporter) {
+        // The last end records came from finish(): wait (bounded) for them.
+        exporter->stop();
+        if (const std::string e = exporter->last_error(); !e.empty()) r.notes.push_back("export: " + e);
+    }
 
     stats::Summary sum;
     sum.last = r.snapshot(true);

@@ -5,9 +5,13 @@
 namespace rxinto::capture {
 
 void CaptureSink::write(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept {
-    if (writer_ == nullptr || n == 0) return;
+    if (writer_ == nullptr) return;
+    burst_start_ = writer_->position();  // fleet export: where this burst's packets begin
+    burst_end_ = burst_start_;
+    if (n == 0) return;
     if (q.ring == nullptr) {
         writer_->write_burst(q.port_id, q.queue, pkts, n);
+        burst_end_ = writer_->position();
         return;
     }
     // From a dispatch ring: runs of one port each.
@@ -19,6 +23,7 @@ void CaptureSink::write(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noe
         writer_->write_burst(port, 0, pkts + i, static_cast<std::uint16_t>(j - i));
         i = j;
     }
+    burst_end_ = writer_->position();
 }
 
 void CaptureSink::on_burst(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept {

@@ -280,6 +280,11 @@ std::string pcapng_writer::current_file() const {
     return std::string(&names_[((ring_head_ - 1) % ring_slots_) * name_cap_]);
 }
 
+fleet::pcap_position pcapng_writer::position() const noexcept {
+    if (!file_open_ || ring_head_ == 0) return {};
+    return {&names_[((ring_head_ - 1) % ring_slots_) * name_cap_], file_bytes_};
+}
+
 // ---------------------------------------------------------------------------
 // files
 

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "rxinto/capture/capture_sink.hpp"
 #include "rxinto/stats/json.hpp"
 
 namespace rxinto::capture {
@@ -30,8 +31,9 @@ void stream_index::append(const std::string& line) {
     if (std::fputs(line.c_str(), f_) < 0 || std::fflush(f_) != 0) ++errors_;  // under mu_, read at the end
 }
 
-stream_files::stream_files(std::shared_ptr<stream_index> index, tcp::reassembler* r)
-    : index_(std::move(index)), r_(r) {}
+stream_files::stream_files(std::shared_ptr<stream_index> index, tcp::reassembler* r,
+                           fleet::exporter* exporter, unsigned worker)
+    : index_(std::move(index)), r_(r), exporter_(exporter), worker_(worker) {}
 
 stream_files::~stream_files() = default;
 
@@ -47,16 +49,36 @@ void stream_files::drain(tcp::connection& c, int d) noexcept {
         return;
     }
     direction& dir = cf->d[d];
+    if (exporter_ != nullptr) note_pcap_last(*cf);
+    if (!index_ && (exporter_ == nullptr || !exporter_->streams())) {
+        // Export records only: no copy is needed to learn bytes and gaps.
+        for (;;) {
+            const std::uint64_t n = c.dir[d].readable();
+            if (n != 0) r_->consume(c, d, n);
+            const std::uint64_t at = c.dir[d].offset();
+            const std::uint64_t gap = r_->skip_gap(c, d);
+            if (gap != 0) {
+                if (!dir.gaps.empty() && dir.gaps.back().first + dir.gaps.back().second == at)
+                    dir.gaps.back().second += gap;
+                else
+                    dir.gaps.emplace_back(at, gap);
+            }
+            if (n == 0 && gap == 0) break;
+        }
+        return;
+    }
     for (;;) {
+        const std::uint64_t before = c.dir[d].delivered();
         const tcp::recv_result r = r_->recv_into(c, d, buf_);
         if (r.bytes != 0) {
-            if (dir.f == nullptr && dir.file.empty()) {
+            if (index_ && dir.f == nullptr && dir.file.empty()) {
                 dir.file = std::to_string(c.id) + "-" + c.label(d) + ".bin";
                 dir.f = std::fopen((index_->dir() + "/" + dir.file).c_str(), "w");
                 if (dir.f == nullptr) errors_.add();
             }
             if (dir.f != nullptr && std::fwrite(buf_.data(), 1, r.bytes, dir.f) != r.bytes) errors_.add();
             written_.add(r.bytes);
+            if (exporter_ != nullptr) export_chunk(c, d, dir, before, r.bytes);
         }
         if (r.gap != 0) {
             // Adjacent gaps (declared in steps) are one gap to the reader.
@@ -91,6 +113,11 @@ void stream_files::on_release(tcp::connection& c) noexcept {
     for (int k = 0; k < 2; ++k) {
         const int d = k == 0 ? first : 1 - first;
         direction& dir = cf->d[d];
+        if (!index_) {
+            // No --streams-dir: only the export record.
+            if (exporter_ != nullptr) export_record(c, d, fleet::record_kind::end, &dir);
+            continue;
+        }
         if (dir.file.empty()) {
             // No byte delivered: an empty file keeps every index line pointing at one.
             dir.file = std::to_string(c.id) + "-" + c.label(d) + ".bin";
@@ -130,9 +157,91 @@ void stream_files::on_release(tcp::connection& c) noexcept {
         j.value("overlap_conflicts", s.overlap_conflicts());
         j.end_object();
         index_->append(j.str() + "\n");
+        if (exporter_ != nullptr) export_record(c, d, fleet::record_kind::end, &dir);
     }
     delete cf;
     c.user = nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// Fleet export call site: records when a connection opens and ends, chunks of
+// the delivered bytes (--export-streams). Kept together here so that it moves
+// with the stream writing onto the writer thread. exporter::submit() copies
+// into ring slots and never blocks; what does not fit is counted there.
+
+void stream_files::on_open(tcp::connection& c) noexcept {
+    if (exporter_ == nullptr) return;
+    conn_files* cf = files_of(c);
+    if (cf != nullptr && capture_ != nullptr && capture_->burst_start().file != nullptr) {
+        cf->pcap_first_file = capture_->burst_start().file;
+        cf->pcap_first_offset = capture_->burst_start().offset;
+        cf->pcap_last_file = cf->pcap_first_file;
+        cf->pcap_last_offset = capture_->burst_end().offset;
+    }
+    export_record(c, 0, fleet::record_kind::open, nullptr);
+    export_record(c, 1, fleet::record_kind::open, nullptr);
+}
+
+void stream_files::note_pcap_last(conn_files& cf) noexcept {
+    if (capture_ == nullptr) return;
+    const fleet::pcap_position& e = capture_->burst_end();
+    if (e.file == nullptr) return;
+    // Only a change of file costs a copy (a rotation), not every burst.
+    if (cf.pcap_last_file != e.file) cf.pcap_last_file = e.file;
+    if (cf.pcap_first_file.empty()) {
+        cf.pcap_first_file = capture_->burst_start().file;
+        cf.pcap_first_offset = capture_->burst_start().offset;
+    }
+    cf.pcap_last_offset = e.offset;
+}
+
+void stream_files::export_chunk(tcp::connection& c, int d, direction& dir, std::uint64_t offset,
+                                std::size_t n) noexcept {
+    if (!exporter_->streams()) return;
+    fleet::chunk_ref ref;
+    ref.worker = static_cast<std::uint16_t>(worker_);
+    ref.conn = c.id;
+    ref.d = static_cast<std::uint8_t>(d);
+    ref.dir = c.label(d);
+    ref.offset = offset;
+    const std::size_t sent = exporter_->submit_chunk(ref, std::span<const std::byte>(buf_.data(), n));
+    dir.chunk_lost += n - sent;
+}
+
+void stream_files::export_record(tcp::connection& c, int d, fleet::record_kind kind, const direction* dir) noexcept {
+    const conn_files* cf = static_cast<const conn_files*>(c.user);
+    const tcp::stream& s = c.dir[d];
+    const bool a_sends = d == 0;
+    fleet::conn_record rec;
+    rec.kind = kind;
+    rec.worker = static_cast<std::uint16_t>(worker_);
+    rec.conn = c.id;
+    rec.d = static_cast<std::uint8_t>(d);
+    rec.dir = c.label(d);
+    rec.ip_version = c.key.ip_version;
+    rec.src = a_sends ? c.key.addr_a.data() : c.key.addr_b.data();
+    rec.dst = a_sends ? c.key.addr_b.data() : c.key.addr_a.data();
+    rec.sport = a_sends ? c.key.port_a : c.key.port_b;
+    rec.dport = a_sends ? c.key.port_b : c.key.port_a;
+    rec.vlan = std::span<const std::uint16_t>(c.key.vlan.data(), c.key.vlan_count);
+    rec.midstream = s.midstream();
+    rec.packets = c.packets[d];
+    rec.first_ns = c.first_ns;
+    rec.last_ns = c.last_ns;
+    if (kind == fleet::record_kind::end && dir != nullptr) {
+        const tcp::end_reason end = dir->end != tcp::end_reason::none ? dir->end : s.ended();
+        rec.end = tcp::to_string(end == tcp::end_reason::none ? tcp::end_reason::eof : end);
+        rec.bytes = s.delivered();
+        rec.overlap_conflicts = s.overlap_conflicts();
+        rec.file = dir->file;
+        rec.gaps = std::span<const std::pair<std::uint64_t, std::uint64_t>>(dir->gaps.data(), dir->gaps.size());
+        rec.chunk_bytes_lost = dir->chunk_lost;
+    }
+    if (cf != nullptr && !cf->pcap_first_file.empty()) {
+        rec.pcap_first = {cf->pcap_first_file.c_str(), cf->pcap_first_offset};
+        rec.pcap_last = {cf->pcap_last_file.c_str(), cf->pcap_last_offset};
+    }
+    (void)exporter_->submit(rec);  // false: counted by the exporter (ring_full)
 }
 
 }  // namespace rxinto::capture

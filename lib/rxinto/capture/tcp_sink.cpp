@@ -14,11 +14,14 @@ constexpr std::uint64_t expire_every_ns = 1'000'000'000ULL;  // one timeout pass
 
 TcpSink::TcpSink(std::unique_ptr<tcp::reassembler> r, std::vector<tcp::port_link> links,
                  std::vector<bool> pcap_timestamps, int ts_offset, std::uint64_t ts_flag,
-                 std::shared_ptr<stream_index> index, std::vector<std::uint16_t> port_index_of)
+                 std::shared_ptr<stream_index> index, std::vector<std::uint16_t> port_index_of,
+                 fleet::exporter* exporter, unsigned worker)
     : r_(std::move(r)), links_(std::move(links)), pcap_ts_(std::move(pcap_timestamps)),
       port_index_of_(std::move(port_index_of)), ts_offset_(ts_offset), ts_flag_(ts_flag) {
-    if (index) {
-        files_ = std::make_unique<stream_files>(std::move(index), r_.get());
+    // --export needs the listener as much as --streams-dir does: it reads the
+    // streams to learn bytes, gaps and ends (without writing files).
+    if (index || exporter != nullptr) {
+        files_ = std::make_unique<stream_files>(std::move(index), r_.get(), exporter, worker);
         r_->set_listener(files_.get());
     }
 }
@@ -31,8 +34,9 @@ std::uint64_t TcpSink::now_ns(rte_mbuf* first, std::uint16_t port_index) noexcep
         const auto us = *RTE_MBUF_DYNFIELD(first, ts_offset_, const rte_mbuf_timestamp_t*);
         return us * 1000;
     }
-    // Live ports: the TSC, converted once per burst (no syscall on this path).
-    return rte_rdtsc() / (rte_get_tsc_hz() / 1'000'000ULL) * 1000ULL;
+    // Live ports: the TSC converted to wall-clock time once per burst (no
+    // syscall on this path), so that export records carry real times.
+    return clock_.now_ns();
 }
 
 void TcpSink::process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index) noexcept {

@@ -479,6 +479,33 @@ constexpr KeySpec<TcpSettings> tcp_keys[] = {
      }},
 };
 
+constexpr KeySpec<ExportSettings> export_keys[] = {
+    {"urls", [](ExportSettings& e, std::string_view v) { return assign(e.urls, values::parse_nats_urls(v)); }},
+    {"node", [](ExportSettings& e, std::string_view v) { return assign(e.node, values::parse_node_name(v)); }},
+    {"streams", [](ExportSettings& e, std::string_view v) { return assign(e.streams, values::parse_bool(v)); }},
+    {"spool_dir",
+     [](ExportSettings& e, std::string_view v) { return assign(e.spool_dir, values::parse_output_dir(v)); }},
+    {"spool_mb",
+     [](ExportSettings& e, std::string_view v) {
+         return assign(e.spool_mb, values::parse_uint(v, values::spool_mb_range));
+     }},
+    {"wait", [](ExportSettings& e, std::string_view v) { return assign(e.wait_s, values::parse_export_wait(v)); }},
+    {"replicas",
+     [](ExportSettings& e, std::string_view v) {
+         return assign(e.replicas, values::parse_uint_as<std::uint32_t>(v, values::export_replicas_range));
+     }},
+    {"ring_mb",
+     [](ExportSettings& e, std::string_view v) {
+         return assign(e.ring_mb, values::parse_uint_as<std::uint32_t>(v, values::export_ring_mb_range));
+     }},
+    {"connect_timeout",
+     [](ExportSettings& e, std::string_view v) {
+         return assign(e.connect_timeout_s, values::parse_connect_timeout(v));
+     }},
+    {"require_server",
+     [](ExportSettings& e, std::string_view v) { return assign(e.require_server, values::parse_bool(v)); }},
+};
+
 /// A [portN] section while it is being read: which source key set it, if any.
 struct PortDraft {
     PortSettings port;
@@ -604,6 +631,9 @@ Result<Settings> load_file(const std::string& path) {
         } else if (section.name == "capture") {
             st = apply_section(path, section, capture_keys, s.capture);
             if (st) s.capture.write = resolve_path(path, s.capture.write);
+        } else if (section.name == "export") {
+            st = apply_section(path, section, export_keys, s.export_);
+            if (st) s.export_.spool_dir = resolve_path(path, s.export_.spool_dir);
         } else if (const auto index = port_index(section.name)) {
             PortDraft draft;
             st = apply_section(path, section, port_keys, draft);
@@ -618,7 +648,7 @@ Result<Settings> load_file(const std::string& path) {
             }
         } else {
             st = file_error(path, section.line, section.name, "",
-                            "unknown section (accepted: eal, port0..port31, mempool, run, tcp, capture)");
+                            "unknown section (accepted: eal, port0..port31, mempool, run, tcp, capture, export)");
         }
         if (!st) return std::move(st).error();
     }
@@ -823,6 +853,38 @@ Status validate(const Settings& s) {
     if (c.filter_before_reassembly && c.filter.empty()) {
         return make_error("[capture] filter_before_reassembly: set without a filter (set filter = EXPR, "
                           "--filter EXPR or a filter expression after the options)");
+    }
+
+    // [export]
+    const ExportSettings& x = s.export_;
+    if (!(st = check("[export] urls", values::parse_nats_urls(x.urls)))) return st;
+    if (!(st = check("[export] node", values::parse_node_name(x.node)))) return st;
+    if (!(st = check("[export] spool_dir", values::parse_output_dir(x.spool_dir)))) return st;
+    if (!(st = check_uint("[export] spool_mb", x.spool_mb, values::spool_mb_range))) return st;
+    if (!(st = check_uint("[export] replicas", x.replicas, values::export_replicas_range))) return st;
+    if (!(st = check_uint("[export] ring_mb", x.ring_mb, values::export_ring_mb_range))) return st;
+    if (!(x.wait_s >= 0 && x.wait_s <= values::max_export_wait_s))
+        return make_error("[export] wait: ", number(x.wait_s), " is out of range (accepted: seconds, 0..3600)");
+    if (!(x.connect_timeout_s >= values::min_connect_timeout_s &&
+          x.connect_timeout_s <= values::max_connect_timeout_s))
+        return make_error("[export] connect_timeout: ", number(x.connect_timeout_s),
+                          " is out of range (accepted: seconds, 0.1..60)");
+    if (x.urls.empty()) {
+        std::string set;
+        const auto add = [&](bool on, std::string_view key) {
+            if (!on) return;
+            if (!set.empty()) set += ", ";
+            set += key;
+        };
+        add(!x.node.empty(), "node");
+        add(x.streams, "streams");
+        add(!x.spool_dir.empty(), "spool_dir");
+        if (!set.empty())
+            return make_error("[export] ", set, ": set without urls (export is off; set urls = nats://HOST:PORT,"
+                              " or --export nats://HOST:PORT)");
+    } else if (!t.enabled) {
+        return make_error("[export] urls: export needs TCP reassembly (its records describe reassembled"
+                          " connections), which is off (enabled = no, --no-tcp)");
     }
 
     // [run] workers: [eal] lcores is the list it builds.

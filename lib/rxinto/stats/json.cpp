@@ -91,4 +91,10 @@ JsonWriter& JsonWriter::value(std::string_view k, bool v) {
     return *this;
 }
 
+JsonWriter& JsonWriter::null_value(std::string_view k) {
+    key(k);
+    out_ += "null";
+    return *this;
+}
+
 }  // namespace rxinto::stats

@@ -109,7 +109,23 @@ void fill_stats(const Snapshot& s, rte_tel_data* d) {
             if (k != "ok") add_u64(c, k, v);
         for (const auto& [k, v] : s.tcp_drops) add_u64(c, k, v);
         if (s.dispatch) add_u64(c, "dispatch_ring_full", s.dispatch_ring_full);
+        if (s.exp.enabled) add_u64(c, "export_dropped", s.exp.dropped + s.exp.chunks_dropped);
     });
+    if (s.exp.enabled) {
+        add_dict(d, "export", [&](rte_tel_data* c) {
+            rte_tel_data_add_dict_string(c, "node", s.exp.node.c_str());
+            add_u64(c, "connected", s.exp.connected ? 1 : 0);
+            add_u64(c, "exported", s.exp.exported);
+            add_u64(c, "acked", s.exp.acked);
+            add_u64(c, "spooled", s.exp.spooled);
+            add_u64(c, "dropped", s.exp.dropped);
+            add_u64(c, "in_spool", s.exp.in_spool);
+            add_u64(c, "inflight", s.exp.inflight);
+            add_u64(c, "chunks_exported", s.exp.chunks_exported);
+            add_u64(c, "chunks_acked", s.exp.chunks_acked);
+            add_u64(c, "chunks_dropped", s.exp.chunks_dropped);
+        });
+    }
     if (s.dispatch) {
         add_dict(d, "dispatch", [&](rte_tel_data* c) {
             add_u64(c, "lcore", s.dispatch_lcore);

@@ -400,6 +400,7 @@ connection* reassembler::create(const flow::flow_key& k, std::uint32_t hash, std
     }
     c->id = (std::uint64_t{worker_index_} << 40) | next_id_++;
     c->first_dir = dir;
+    c->first_ns = now_ns;
     ++nflows_;
     counters_.add(tcp_counter::flows_created);
     c->state = conn_state::count_;  // not on any list yet
@@ -515,6 +516,7 @@ void reassembler::handle_tcp(rte_mbuf* m, const net::packet_meta& meta, const st
         if (listener_ != nullptr) listener_->on_open(*c);
     }
 
+    ++c->packets[d];
     stream& s = c->dir[d];
     stream& peer = c->dir[1 - d];
     conn_state state = c->state;

@@ -28,6 +28,10 @@ public:
     [[nodiscard]] std::uint64_t filter_matched() const noexcept { return matched_count_.get(); }
     /// Dropped before reassembly (filter_before_reassembly only).
     [[nodiscard]] std::uint64_t filter_rejected() const noexcept { return rejected_count_.get(); }
+    /// Fleet export: where the pcapng series stood before and after the
+    /// current burst was written (file == nullptr: no writer). Worker's lcore.
+    [[nodiscard]] const fleet::pcap_position& burst_start() const noexcept { return burst_start_; }
+    [[nodiscard]] const fleet::pcap_position& burst_end() const noexcept { return burst_end_; }
 
 private:
     void write(const QueueRef& q, rte_mbuf** pkts, std::uint16_t n) noexcept;
@@ -38,6 +42,8 @@ private:
     pcapng_writer* writer_;
     stats::counter matched_count_;
     stats::counter rejected_count_;
+    fleet::pcap_position burst_start_;
+    fleet::pcap_position burst_end_;
     rte_mbuf* matched_[max_burst] = {};
     rte_mbuf* rejected_[max_burst] = {};
 };

@@ -99,6 +99,7 @@
 #include "rxinto/base/result.hpp"
 #include "rxinto/capture/rx_loop.hpp"
 #include "rxinto/base/counter.hpp"
+#include "rxinto/export/record.hpp"
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -190,6 +191,10 @@ public:
     [[nodiscard]] const pcapng_counters& counters() const noexcept { return c_; }
     /// The file being written ("" if none); not while write_burst runs.
     [[nodiscard]] std::string current_file() const;
+    /// Where the next packet goes: the current file's name (valid until the
+    /// writer's next file of the same ring slot: copy it) and its size. No
+    /// allocation; on the writer's lcore, between write_bursts. {} if no file.
+    [[nodiscard]] fleet::pcap_position position() const noexcept;
     /// The copy pool (tests check that every copy came back).
     [[nodiscard]] rte_mempool* copy_pool() const noexcept { return pool_; }
     /// Bytes kept per packet: min(snaplen or frame_max, frame_max).

@@ -21,9 +21,12 @@
 
 #include "rxinto/base/result.hpp"
 #include "rxinto/base/counter.hpp"
+#include "rxinto/export/exporter.hpp"
 #include "rxinto/tcp/reassembler.hpp"
 
 namespace rxinto::capture {
+
+class CaptureSink;
 
 /// The shared index file of one --streams-dir.
 class stream_index {
@@ -41,12 +44,18 @@ private:
     std::uint64_t errors_ = 0;
 };
 
+/// index may be null (no --streams-dir: nothing is written, the streams are
+/// still read for the export records); exporter may be null (no --export).
 class stream_files final : public tcp::listener {
 public:
-    stream_files(std::shared_ptr<stream_index> index, tcp::reassembler* r);
+    stream_files(std::shared_ptr<stream_index> index, tcp::reassembler* r,
+                 fleet::exporter* exporter = nullptr, unsigned worker = 0);
     ~stream_files() override;
 
+    void on_open(tcp::connection& c) noexcept override;
     void on_release(tcp::connection& c) noexcept override;
+    /// Fleet export with -w: where the worker's capture stage writes (may be null).
+    void set_capture(const CaptureSink* c) noexcept { capture_ = c; }
 
     /// Drains every connection named in the reassembler's event list: called
     /// after each burst, so that a connection is read once per burst, after all
@@ -63,15 +72,25 @@ private:
         std::string file;  ///< relative to the directory
         std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;
         tcp::end_reason end = tcp::end_reason::none;
+        std::uint64_t chunk_lost = 0;  ///< fleet export: delivered bytes no chunk carries
     };
     struct conn_files {
         direction d[2];
+        std::string pcap_first_file, pcap_last_file;  ///< fleet export with -w
+        std::uint64_t pcap_first_offset = 0, pcap_last_offset = 0;
     };
     void drain(tcp::connection& c, int d) noexcept;
     conn_files* files_of(tcp::connection& c) noexcept;
+    // ---- fleet export call site (the lead moves these with the stream writing) ----
+    void export_record(tcp::connection& c, int d, fleet::record_kind kind, const direction* dir) noexcept;
+    void export_chunk(tcp::connection& c, int d, direction& dir, std::uint64_t offset, std::size_t n) noexcept;
+    void note_pcap_last(conn_files& cf) noexcept;
 
     std::shared_ptr<stream_index> index_;
     tcp::reassembler* r_;
+    fleet::exporter* exporter_ = nullptr;
+    const CaptureSink* capture_ = nullptr;
+    unsigned worker_ = 0;
     std::array<std::byte, 64 * 1024> buf_{};
     stats::counter written_;
     stats::counter errors_;

@@ -23,6 +23,7 @@ public:
     JsonWriter& value(std::string_view key, std::uint64_t v);
     JsonWriter& value(std::string_view key, double v);
     JsonWriter& value(std::string_view key, bool v);
+    JsonWriter& null_value(std::string_view key);
     /// Array elements (no key).
     JsonWriter& element(std::string_view v) { return value({}, v); }
     JsonWriter& element(std::uint64_t v) { return value({}, v); }

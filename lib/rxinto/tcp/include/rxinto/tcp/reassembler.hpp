@@ -83,6 +83,8 @@ struct connection {
     bool ack_known[2] = {false, false};         ///< sender d has acknowledged something
     seq32 last_ack[2]{};                        ///< last ACK number sent by d
     std::uint64_t last_ns = 0;
+    std::uint64_t first_ns = 0;       ///< packet time of the first packet (fleet export records)
+    std::uint64_t packets[2] = {0, 0};  ///< TCP segments seen per direction (fleet export records)
     stream dir[2];              ///< dir[0]: a -> b, dir[1]: b -> a
     void* user = nullptr;       ///< the application's, untouched by rxinto
     connection* lru_prev = nullptr;
