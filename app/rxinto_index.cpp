@@ -89,6 +89,9 @@ public:
             return e;
         }
         PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);  // "already exists, skipping"
+        // A table of that name that is not ours is refused before anything is
+        // created next to it.
+        if (auto st = check_columns(); !st) return st;
         pg::result_ptr r(PQexec(conn_.get(), "BEGIN"));
         r.reset(PQexec(conn_.get(), pg::schema_sql));
         if (PQresultStatus(r.get()) != PGRES_TUPLES_OK && PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
@@ -105,7 +108,11 @@ public:
             e.usage = true;
             return e;
         }
-        r.reset(PQexec(conn_.get(), pg::columns_check_sql));
+        return check_columns();
+    }
+
+    Status check_columns() {
+        pg::result_ptr r(PQexec(conn_.get(), pg::columns_check_sql));
         if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
             Error e = make_error("--db: cannot check the table: ", pg::error_text(r.get(), conn_.get()));
             e.usage = true;

@@ -13,6 +13,7 @@ packages=(
   g++ clang libclang-rt-14-dev meson ninja-build pkg-config python3
   dpdk dpdk-dev libdpdk-dev libpcap-dev libgtest-dev libgmock-dev
   tcpdump tshark iproute2 ethtool procps liburing-dev
+  nats-server libnats-dev postgresql libpq-dev
 )
 
 missing=()

@@ -125,8 +125,9 @@ BEGIN
 END $$;
 )SQL";
 
-/// Columns the schema must have when the table existed already (an older or
-/// foreign table of the same name is refused, not written into).
+/// Columns the schema must have when the table exists (an older or foreign
+/// table of the same name is refused, not written into): NULL when none is
+/// missing or there is no such table yet.
 inline constexpr const char* columns_check_sql = R"SQL(
 SELECT string_agg(c, ', ') FROM unnest(ARRAY['node','run','conn','d','first_ts','last_ts','dir','src','sport',
     'dst','dport','vlan','bytes','gap_count','gap_bytes','end_reason','midstream','overlap_conflicts','packets',
@@ -134,6 +135,7 @@ SELECT string_agg(c, ', ') FROM unnest(ARRAY['node','run','conn','d','first_ts',
 WHERE NOT EXISTS (SELECT 1 FROM information_schema.columns
                   WHERE table_name = 'rxinto_connections' AND column_name = c
                     AND table_schema = current_schema())
+  AND to_regclass('rxinto_connections') IS NOT NULL
 )SQL";
 
 /// The row of a record (x: jsonb), in the table's column order.
