@@ -113,11 +113,7 @@ void stream_files::on_release(tcp::connection& c) noexcept {
     for (int k = 0; k < 2; ++k) {
         const int d = k == 0 ? first : 1 - first;
         direction& dir = cf->d[d];
-        if (!index_) {
-            // No --streams-dir: only the export record.
-            if (exporter_ != nullptr) export_record(c, d, fleet::record_kind::end, &dir);
-            continue;
-        }
+        if (!index_) continue;  // no --streams-dir: only the export records (below)
         if (dir.file.empty()) {
             // No byte delivered: an empty file keeps every index line pointing at one.
             dir.file = std::to_string(c.id) + "-" + c.label(d) + ".bin";
@@ -157,8 +153,8 @@ void stream_files::on_release(tcp::connection& c) noexcept {
         j.value("overlap_conflicts", s.overlap_conflicts());
         j.end_object();
         index_->append(j.str() + "\n");
-        if (exporter_ != nullptr) export_record(c, d, fleet::record_kind::end, &dir);
     }
+    if (exporter_ != nullptr) export_end(c, cf);
     delete cf;
     c.user = nullptr;
 }
@@ -178,8 +174,52 @@ void stream_files::on_open(tcp::connection& c) noexcept {
         cf->pcap_last_file = cf->pcap_first_file;
         cf->pcap_last_offset = capture_->burst_end().offset;
     }
-    export_record(c, 0, fleet::record_kind::open, nullptr);
-    export_record(c, 1, fleet::record_kind::open, nullptr);
+    fleet::direction_info d[2];
+    for (int i = 0; i < 2; ++i) {
+        d[i].dir = c.label(i);
+        d[i].midstream = c.dir[i].midstream();
+        d[i].packets = c.packets[i];
+    }
+    (void)exporter_->submit_open(export_info(c), d);  // false: counted by the exporter (ring_full)
+}
+
+fleet::conn_info stream_files::export_info(const tcp::connection& c) const noexcept {
+    fleet::conn_info info;
+    info.worker = static_cast<std::uint16_t>(worker_);
+    info.conn = c.id;
+    info.ip_version = c.key.ip_version;
+    info.addr_a = c.key.addr_a.data();
+    info.addr_b = c.key.addr_b.data();
+    info.port_a = c.key.port_a;
+    info.port_b = c.key.port_b;
+    info.vlan = std::span<const std::uint16_t>(c.key.vlan.data(), c.key.vlan_count);
+    info.first_ns = c.first_ns;
+    info.last_ns = c.last_ns;
+    const auto* cf = static_cast<const conn_files*>(c.user);
+    if (cf != nullptr && !cf->pcap_first_file.empty()) {
+        info.pcap_first = {cf->pcap_first_file.c_str(), cf->pcap_first_offset};
+        info.pcap_last = {cf->pcap_last_file.c_str(), cf->pcap_last_offset};
+    }
+    return info;
+}
+
+void stream_files::export_end(tcp::connection& c, const conn_files* cf) noexcept {
+    fleet::direction_info d[2];
+    for (int i = 0; i < 2; ++i) {
+        const direction& dir = cf->d[i];
+        const tcp::stream& s = c.dir[i];
+        const tcp::end_reason end = dir.end != tcp::end_reason::none ? dir.end : s.ended();
+        d[i].dir = c.label(i);
+        d[i].midstream = s.midstream();
+        d[i].packets = c.packets[i];
+        d[i].end = tcp::to_string(end == tcp::end_reason::none ? tcp::end_reason::eof : end);
+        d[i].bytes = s.delivered();
+        d[i].overlap_conflicts = s.overlap_conflicts();
+        d[i].file = dir.file;
+        d[i].gaps = std::span<const std::pair<std::uint64_t, std::uint64_t>>(dir.gaps.data(), dir.gaps.size());
+        d[i].chunk_bytes_lost = dir.chunk_lost;
+    }
+    (void)exporter_->submit_end(export_info(c), d);  // false: counted by the exporter (ring_full)
 }
 
 void stream_files::note_pcap_last(conn_files& cf) noexcept {
@@ -206,42 +246,6 @@ void stream_files::export_chunk(tcp::connection& c, int d, direction& dir, std::
     ref.offset = offset;
     const std::size_t sent = exporter_->submit_chunk(ref, std::span<const std::byte>(buf_.data(), n));
     dir.chunk_lost += n - sent;
-}
-
-void stream_files::export_record(tcp::connection& c, int d, fleet::record_kind kind, const direction* dir) noexcept {
-    const conn_files* cf = static_cast<const conn_files*>(c.user);
-    const tcp::stream& s = c.dir[d];
-    const bool a_sends = d == 0;
-    fleet::conn_record rec;
-    rec.kind = kind;
-    rec.worker = static_cast<std::uint16_t>(worker_);
-    rec.conn = c.id;
-    rec.d = static_cast<std::uint8_t>(d);
-    rec.dir = c.label(d);
-    rec.ip_version = c.key.ip_version;
-    rec.src = a_sends ? c.key.addr_a.data() : c.key.addr_b.data();
-    rec.dst = a_sends ? c.key.addr_b.data() : c.key.addr_a.data();
-    rec.sport = a_sends ? c.key.port_a : c.key.port_b;
-    rec.dport = a_sends ? c.key.port_b : c.key.port_a;
-    rec.vlan = std::span<const std::uint16_t>(c.key.vlan.data(), c.key.vlan_count);
-    rec.midstream = s.midstream();
-    rec.packets = c.packets[d];
-    rec.first_ns = c.first_ns;
-    rec.last_ns = c.last_ns;
-    if (kind == fleet::record_kind::end && dir != nullptr) {
-        const tcp::end_reason end = dir->end != tcp::end_reason::none ? dir->end : s.ended();
-        rec.end = tcp::to_string(end == tcp::end_reason::none ? tcp::end_reason::eof : end);
-        rec.bytes = s.delivered();
-        rec.overlap_conflicts = s.overlap_conflicts();
-        rec.file = dir->file;
-        rec.gaps = std::span<const std::pair<std::uint64_t, std::uint64_t>>(dir->gaps.data(), dir->gaps.size());
-        rec.chunk_bytes_lost = dir->chunk_lost;
-    }
-    if (cf != nullptr && !cf->pcap_first_file.empty()) {
-        rec.pcap_first = {cf->pcap_first_file.c_str(), cf->pcap_first_offset};
-        rec.pcap_last = {cf->pcap_last_file.c_str(), cf->pcap_last_offset};
-    }
-    (void)exporter_->submit(rec);  // false: counted by the exporter (ring_full)
 }
 
 }  // namespace rxinto::capture

@@ -43,7 +43,7 @@ namespace {
 // operation (all or nothing), so the consumer finds it whole.
 
 constexpr unsigned slot_bytes = 64;  // rte_ring element size: a cache line
-enum class wire_type : std::uint8_t { record = 1, chunk = 2 };
+enum class wire_type : std::uint8_t { conn = 1, chunk = 2 };
 
 struct wire_header {
     std::uint32_t len;  ///< bytes of the whole message, header included
@@ -51,18 +51,35 @@ struct wire_header {
     std::uint8_t pad[3];
 };
 
-struct wire_record {
-    std::uint64_t conn, bytes, overlap_conflicts, packets, first_ns, last_ns;
-    std::uint64_t pcap_first_offset, pcap_last_offset, chunk_bytes_lost, gaps_total;
-    std::uint32_t ngaps;  ///< gaps that follow (at most max_gaps of gaps_total)
-    std::uint16_t worker, sport, dport;
+/// A connection event (open or end): one message, both directions.
+struct wire_conn {
+    std::uint64_t conn, first_ns, last_ns, pcap_first_offset, pcap_last_offset;
+    std::uint16_t worker, port_a, port_b;
     std::uint16_t vlan[3];
-    std::uint16_t file_len, pcap_first_len, pcap_last_len;
-    std::uint8_t kind, d, ip_version, vlan_count, midstream, has_pcap;
+    std::uint16_t pcap_first_len, pcap_last_len;
+    std::uint8_t kind, ip_version, vlan_count, has_pcap;
+    std::uint8_t addr_a[16];
+    std::uint8_t addr_b[16];
+};
+
+/// Per direction, in an open message.
+struct wire_dir_open {
+    std::uint64_t packets;
+    char dir[4];
+    std::uint8_t midstream;
+    std::uint8_t pad[3];
+};
+
+/// Per direction, in an end message; its file name and gaps follow the
+/// fixed parts (direction 0's, then direction 1's).
+struct wire_dir_end {
+    std::uint64_t bytes, overlap_conflicts, packets, chunk_bytes_lost, gaps_total;
+    std::uint32_t ngaps;  ///< gaps that follow (at most max_gaps of gaps_total)
+    std::uint16_t file_len;
+    std::uint8_t midstream;
     char dir[4];
     char end[8];
-    std::uint8_t src[16];
-    std::uint8_t dst[16];
+    std::uint8_t pad;
 };
 
 struct wire_chunk {
@@ -240,8 +257,9 @@ struct exporter::impl {
         return natsConnection_Status(nc.get()) == NATS_CONN_STATUS_CONNECTED && stream_ready;
     }
     bool stream_ready = false;  // export thread: the stream was checked/created
+    bool published_any = false; // export thread: js_PublishMsgAsync succeeded once
 
-    /// Takes ownership of *m (destroys or hands it to the library).
+    /// Takes ownership of *m (destroys it, or hands it to the library or to keep()).
     void publish_or_keep(natsMsg*& m, msg_class c, bool retry) {
         if (can_publish()) {
             jsPubOptions po;
@@ -249,6 +267,7 @@ struct exporter::impl {
             po.MaxWait = ack_wait_ms;  // an ack that does not come back in time: handed back (on_ack)
             const natsStatus s = js_PublishMsgAsync(js.get(), &m, &po);
             if (s == NATS_OK) {
+                published_any = true;
                 inflight.fetch_add(1, std::memory_order_relaxed);
                 if (retry) retries.fetch_add(1, std::memory_order_relaxed);
                 return;
@@ -261,7 +280,25 @@ struct exporter::impl {
                 return;
             }
         }
-        spool_or_drop(m, c, drop_reason::no_spool);
+        keep(m, c);
+    }
+
+    /// A message that cannot be published now (no server, a stalled
+    /// publish): to the spool; without one, kept in memory (bounded by
+    /// max_inflight) and retried, dropped (counted) past that.
+    void keep(natsMsg*& m, msg_class c) {
+        if (sp) {
+            spool_or_drop(m, c, drop_reason::no_spool);
+            return;
+        }
+        std::lock_guard<std::mutex> l(ret_mu);
+        if (returned.size() >= o.max_inflight) {
+            drop(c, drop_reason::no_spool);
+            natsMsg_Destroy(m);
+        } else {
+            returned.push_back({m, NATS_OK, static_cast<jsErrCode>(0), steady::now()});
+        }
+        m = nullptr;
     }
 
     void spool_or_drop(natsMsg*& m, msg_class c, drop_reason without_spool) {
@@ -306,116 +343,160 @@ struct exporter::impl {
         return m;
     }
 
-    /// One message out of the ring -> a natsMsg (JSON for records, raw bytes for chunks).
-    natsMsg* decode(const std::byte* p, std::uint32_t len, msg_class& c) {
-        wire_header h;
-        std::memcpy(&h, p, sizeof h);
-        const std::byte* q = p + sizeof h;
-        if (h.type == static_cast<std::uint8_t>(wire_type::chunk)) {
-            c = msg_class::chunk;
-            wire_chunk w;
-            std::memcpy(&w, q, sizeof w);
-            q += sizeof w;
-            if (sizeof h + sizeof w + w.len > len) return nullptr;
-            const std::string dir(label(w.dir, sizeof w.dir));
-            const std::string conn = std::to_string(w.conn);
-            const std::string subject = "rxinto." + node + ".data." + conn + "." + dir;
-            const std::string id = node + "." + std::to_string(run) + "." + conn + "." + std::to_string(w.d) + ".c" +
-                                   std::to_string(w.offset);
-            natsMsg* m = make_msg(subject, id, reinterpret_cast<const char*>(q), w.len);
-            if (m == nullptr) return nullptr;
-            natsMsgHeader_Set(m, "Rxinto-Run", std::to_string(run).c_str());
-            natsMsgHeader_Set(m, "Rxinto-D", std::to_string(w.d).c_str());
-            natsMsgHeader_Set(m, "Rxinto-Offset", std::to_string(w.offset).c_str());
-            chunk_bytes_out.fetch_add(w.len, std::memory_order_relaxed);
-            return m;
-        }
-        c = msg_class::record;
-        wire_record w;
+    /// A chunk message out of the ring -> its natsMsg (the raw bytes).
+    natsMsg* decode_chunk(const std::byte* q, std::uint32_t avail) {
+        wire_chunk w;
         std::memcpy(&w, q, sizeof w);
         q += sizeof w;
-        const auto take = [&](std::size_t n) {
-            std::string s(reinterpret_cast<const char*>(q), n);
-            q += n;
-            return s;
-        };
-        if (sizeof h + sizeof w + w.file_len + w.pcap_first_len + w.pcap_last_len + std::size_t{w.ngaps} * 16 > len)
-            return nullptr;
-        const std::string file = take(w.file_len);
-        const std::string pfirst = take(w.pcap_first_len);
-        const std::string plast = take(w.pcap_last_len);
-        const auto kind = static_cast<record_kind>(w.kind);
-        const std::string id = node + "." + std::to_string(run) + "." + std::to_string(w.conn) + "." +
-                               std::to_string(w.d) + "." + to_string(kind);
-        stats::JsonWriter j;
-        j.begin_object();
-        j.value("id", id);
-        j.value("kind", to_string(kind));
-        j.value("node", node);
-        j.value("run", run);
-        j.value("worker", std::uint64_t{w.worker});
-        j.value("conn", w.conn);
-        j.value("d", std::uint64_t{w.d});
-        j.value("dir", label(w.dir, sizeof w.dir));
-        j.value("src", addr_text(w.src, w.ip_version));
-        j.value("sport", std::uint64_t{w.sport});
-        j.value("dst", addr_text(w.dst, w.ip_version));
-        j.value("dport", std::uint64_t{w.dport});
-        j.begin_array("vlan");
-        for (unsigned i = 0; i < w.vlan_count && i < 3; ++i) j.element(std::uint64_t{w.vlan[i]});
-        j.end_array();
-        if (file.empty()) j.null_value("file");
-        else j.value("file", file);
-        j.value("bytes", w.bytes);
-        j.begin_array("gaps");
-        for (std::uint32_t i = 0; i < w.ngaps; ++i) {
-            std::uint64_t g[2];
-            std::memcpy(g, q, sizeof g);
-            q += sizeof g;
-            j.begin_array();
-            j.element(g[0]);
-            j.element(g[1]);
-            j.end_array();
-        }
-        j.end_array();
-        if (w.gaps_total > w.ngaps) j.value("gaps_truncated", w.gaps_total - w.ngaps);
-        j.value("midstream", w.midstream != 0);
-        const std::string_view end = label(w.end, sizeof w.end);
-        if (end.empty()) j.null_value("end");
-        else j.value("end", end);
-        j.value("overlap_conflicts", w.overlap_conflicts);
-        j.value("packets", w.packets);
-        j.value("first_ns", w.first_ns);
-        j.value("last_ns", w.last_ns);
-        if (o.streams_dir.empty()) j.null_value("streams_dir");
-        else j.value("streams_dir", o.streams_dir);
-        if (w.has_pcap != 0) {
-            j.begin_object("pcap");
-            j.value("first_file", pfirst);
-            j.value("first_offset", w.pcap_first_offset);
-            j.value("last_file", plast);
-            j.value("last_offset", w.pcap_last_offset);
-            j.end_object();
+        if (sizeof w + w.len > avail) return nullptr;
+        const std::string dir(label(w.dir, sizeof w.dir));
+        const std::string conn = std::to_string(w.conn);
+        const std::string subject = "rxinto." + node + ".data." + conn + "." + dir;
+        const std::string id = node + "." + std::to_string(run) + "." + conn + "." + std::to_string(w.d) + ".c" +
+                               std::to_string(w.offset);
+        natsMsg* m = make_msg(subject, id, reinterpret_cast<const char*>(q), w.len);
+        if (m == nullptr) return nullptr;
+        natsMsgHeader_Set(m, "Rxinto-Run", std::to_string(run).c_str());
+        natsMsgHeader_Set(m, "Rxinto-D", std::to_string(w.d).c_str());
+        natsMsgHeader_Set(m, "Rxinto-Offset", std::to_string(w.offset).c_str());
+        chunk_bytes_out.fetch_add(w.len, std::memory_order_relaxed);
+        return m;
+    }
+
+    /// A connection message out of the ring -> the JSON records of its two
+    /// directions (out[0], out[1]; null where one could not be built).
+    bool decode_conn(const std::byte* q, std::uint32_t avail, natsMsg* (&out)[2]) {
+        out[0] = out[1] = nullptr;
+        const std::byte* const end_of_msg = q + avail;
+        wire_conn c;
+        if (avail < sizeof c) return false;
+        std::memcpy(&c, q, sizeof c);
+        q += sizeof c;
+        const auto kind = static_cast<record_kind>(c.kind);
+        wire_dir_open dopen[2]{};
+        wire_dir_end dend[2]{};
+        if (kind == record_kind::open) {
+            if (q + sizeof dopen > end_of_msg) return false;
+            std::memcpy(dopen, q, sizeof dopen);
+            q += sizeof dopen;
         } else {
-            j.null_value("pcap");
+            if (q + sizeof dend > end_of_msg) return false;
+            std::memcpy(dend, q, sizeof dend);
+            q += sizeof dend;
         }
-        j.value("chunks", o.streams);
-        j.value("chunk_bytes_lost", w.chunk_bytes_lost);
-        j.end_object();
-        const std::string& json = j.str();
-        return make_msg(conn_subject, id, json.data(), json.size());
+        const auto take = [&](std::size_t n, std::string& sv) {
+            if (q + n > end_of_msg) return false;
+            sv.assign(reinterpret_cast<const char*>(q), n);
+            q += n;
+            return true;
+        };
+        std::string pfirst, plast, file[2];
+        if (!take(c.pcap_first_len, pfirst) || !take(c.pcap_last_len, plast)) return false;
+        if (kind == record_kind::end)
+            for (int d = 0; d < 2; ++d)
+                if (!take(dend[d].file_len, file[d])) return false;
+        const std::byte* gaps[2] = {q, q};
+        if (kind == record_kind::end) {
+            gaps[1] = q + std::size_t{dend[0].ngaps} * 16;
+            if (gaps[1] + std::size_t{dend[1].ngaps} * 16 > end_of_msg) return false;
+        }
+        const std::string a = addr_text(c.addr_a, c.ip_version), b = addr_text(c.addr_b, c.ip_version);
+        for (int d = 0; d < 2; ++d) {
+            const bool a_sends = d == 0;
+            const std::string id = node + "." + std::to_string(run) + "." + std::to_string(c.conn) + "." +
+                                   std::to_string(d) + "." + to_string(kind);
+            stats::JsonWriter j;
+            j.begin_object();
+            j.value("id", id);
+            j.value("kind", to_string(kind));
+            j.value("node", node);
+            j.value("run", run);
+            j.value("worker", std::uint64_t{c.worker});
+            j.value("conn", c.conn);
+            j.value("d", std::uint64_t(d));
+            j.value("dir", kind == record_kind::open ? label(dopen[d].dir, 4) : label(dend[d].dir, 4));
+            j.value("src", a_sends ? a : b);
+            j.value("sport", std::uint64_t{a_sends ? c.port_a : c.port_b});
+            j.value("dst", a_sends ? b : a);
+            j.value("dport", std::uint64_t{a_sends ? c.port_b : c.port_a});
+            j.begin_array("vlan");
+            for (unsigned i = 0; i < c.vlan_count && i < 3; ++i) j.element(std::uint64_t{c.vlan[i]});
+            j.end_array();
+            if (file[d].empty()) j.null_value("file");
+            else j.value("file", file[d]);
+            j.value("bytes", kind == record_kind::end ? dend[d].bytes : 0);
+            j.begin_array("gaps");
+            if (kind == record_kind::end) {
+                const std::byte* g = gaps[d];
+                for (std::uint32_t i = 0; i < dend[d].ngaps; ++i, g += 16) {
+                    std::uint64_t v[2];
+                    std::memcpy(v, g, sizeof v);
+                    j.begin_array();
+                    j.element(v[0]);
+                    j.element(v[1]);
+                    j.end_array();
+                }
+            }
+            j.end_array();
+            if (kind == record_kind::end && dend[d].gaps_total > dend[d].ngaps)
+                j.value("gaps_truncated", dend[d].gaps_total - dend[d].ngaps);
+            j.value("midstream", (kind == record_kind::open ? dopen[d].midstream : dend[d].midstream) != 0);
+            const std::string_view end = kind == record_kind::end ? label(dend[d].end, 8) : std::string_view();
+            if (end.empty()) j.null_value("end");
+            else j.value("end", end);
+            j.value("overlap_conflicts", kind == record_kind::end ? dend[d].overlap_conflicts : 0);
+            j.value("packets", kind == record_kind::end ? dend[d].packets : dopen[d].packets);
+            j.value("first_ns", c.first_ns);
+            j.value("last_ns", c.last_ns);
+            if (o.streams_dir.empty()) j.null_value("streams_dir");
+            else j.value("streams_dir", o.streams_dir);
+            if (c.has_pcap != 0) {
+                j.begin_object("pcap");
+                j.value("first_file", pfirst);
+                j.value("first_offset", c.pcap_first_offset);
+                j.value("last_file", plast);
+                j.value("last_offset", c.pcap_last_offset);
+                j.end_object();
+            } else {
+                j.null_value("pcap");
+            }
+            j.value("chunks", o.streams);
+            j.value("chunk_bytes_lost", kind == record_kind::end ? dend[d].chunk_bytes_lost : 0);
+            j.end_object();
+            const std::string& json = j.str();
+            out[d] = make_msg(conn_subject, id, json.data(), json.size());
+        }
+        return true;
     }
 
     void handle(const std::byte* p, std::uint32_t len) {
-        msg_class c = msg_class::record;
-        natsMsg* m = decode(p, len, c);
-        of(c).exported.fetch_add(1, std::memory_order_relaxed);
-        if (m == nullptr) {
-            note_error("a message from the ring could not be built (out of memory?)");
-            drop(c, drop_reason::rejected);
+        wire_header h;
+        std::memcpy(&h, p, sizeof h);
+        const std::byte* q = p + sizeof h;
+        const std::uint32_t avail = len - static_cast<std::uint32_t>(sizeof h);
+        if (h.type == static_cast<std::uint8_t>(wire_type::chunk)) {
+            of(msg_class::chunk).exported.fetch_add(1, std::memory_order_relaxed);
+            natsMsg* m = decode_chunk(q, avail);
+            if (m == nullptr) {
+                note_error("a stream chunk from the ring could not be built (out of memory?)");
+                drop(msg_class::chunk, drop_reason::rejected);
+                return;
+            }
+            publish_or_keep(m, msg_class::chunk, false);
             return;
         }
-        publish_or_keep(m, c, false);
+        natsMsg* m[2];
+        const bool ok = decode_conn(q, avail, m);
+        of(msg_class::record).exported.fetch_add(2, std::memory_order_relaxed);
+        for (natsMsg*& x : m) {
+            if (!ok || x == nullptr) {
+                note_error("a record from the ring could not be built (out of memory?)");
+                drop(msg_class::record, drop_reason::rejected);
+                if (x != nullptr) natsMsg_Destroy(x);
+                continue;
+            }
+            publish_or_keep(x, msg_class::record, false);
+        }
     }
 
     /// Dequeues up to `burst` slots and handles every message in them.
@@ -483,6 +564,9 @@ struct exporter::impl {
     /// After a reconnect, what waits for an acknowledgement from the old
     /// server is published again at once (same ids: stored once).
     void republish_pending(bool final) {
+        // cnats 3.4 dereferences its pending map, made by the first async
+        // publish, without checking it: nothing published, nothing pending.
+        if (!published_any) return;
         natsMsgList pending{};
         if (js_PublishAsyncGetPendingList(&pending, js.get()) != NATS_OK) return;
         inflight.fetch_sub(pending.Count, std::memory_order_relaxed);
@@ -538,10 +622,11 @@ struct exporter::impl {
             const auto inflight_now = inflight.load(std::memory_order_relaxed);
             const bool room = inflight_now < static_cast<std::int64_t>(o.max_inflight);
             if (up && room && !final_phase) work += drain_spool(std::min<std::size_t>(256, o.max_inflight));
-            // The ring: published when there is room; spooled (or dropped)
-            // when no server answers, or when it fills up while the server is slow.
+            // The ring: published when a server answers and there is room;
+            // otherwise it is the buffer, until it is half full: then what
+            // cannot be sent goes to the spool (or is counted as dropped).
             const unsigned used = rte_ring_count(ring);
-            if (used != 0 && (!up || room || used > ring_slots / 2 || final_phase))
+            if (used != 0 && ((up && room) || used > ring_slots / 2 || final_phase))
                 work += drain_ring(buf, burst_slots);
             if (stopping.load(std::memory_order_acquire)) {
                 const bool idle = rte_ring_count(ring) == 0 && inflight.load() <= 0 && returned_empty() &&
@@ -675,7 +760,8 @@ Result<std::unique_ptr<exporter>> exporter::create(const exporter_options& o, st
     const std::uint64_t want = std::max<std::uint64_t>(o.ring_bytes / slot_bytes, 1024);
     std::uint32_t slots = 1024;
     while (slots < want && slots < (1U << 26)) slots <<= 1;
-    const std::size_t max_record = sizeof(wire_header) + sizeof(wire_record) + 3 * max_name + std::size_t{p->o.max_gaps} * 16;
+    const std::size_t max_record = sizeof(wire_header) + sizeof(wire_conn) + 2 * sizeof(wire_dir_end) + 4 * max_name +
+                                   2 * std::size_t{p->o.max_gaps} * 16;
     const std::size_t max_chunk = sizeof(wire_header) + sizeof(wire_chunk) + p->chunk_bytes;
     p->max_msg_slots = slots_for(std::max(max_record, max_chunk));
     if (p->max_msg_slots > slots / 4) {
@@ -721,51 +807,89 @@ void exporter::stop() noexcept {
     if (p_->nc) natsConnection_Close(p_->nc.get());
 }
 
-bool exporter::submit(const conn_record& r) noexcept {
-    auto& p = *p_;
-    wire_record w{};
-    w.conn = r.conn;
-    w.bytes = r.bytes;
-    w.overlap_conflicts = r.overlap_conflicts;
-    w.packets = r.packets;
-    w.first_ns = r.first_ns;
-    w.last_ns = r.last_ns;
-    w.chunk_bytes_lost = r.chunk_bytes_lost;
-    w.gaps_total = r.gaps.size();
-    w.ngaps = static_cast<std::uint32_t>(std::min<std::size_t>(r.gaps.size(), p.o.max_gaps));
-    w.worker = r.worker;
-    w.sport = r.sport;
-    w.dport = r.dport;
-    w.vlan_count = static_cast<std::uint8_t>(std::min<std::size_t>(r.vlan.size(), 3));
-    for (std::size_t i = 0; i < w.vlan_count; ++i) w.vlan[i] = r.vlan[i];
-    w.kind = static_cast<std::uint8_t>(r.kind);
-    w.d = r.d;
-    w.ip_version = r.ip_version;
-    w.midstream = r.midstream ? 1 : 0;
-    copy_label(w.dir, sizeof w.dir, r.dir);
-    copy_label(w.end, sizeof w.end, r.end);
-    if (r.src != nullptr) std::memcpy(w.src, r.src, 16);
-    if (r.dst != nullptr) std::memcpy(w.dst, r.dst, 16);
-    const std::string_view file = r.file.substr(0, max_name);
-    const std::string_view pf = r.pcap_first.file != nullptr ? std::string_view(r.pcap_first.file).substr(0, max_name)
-                                                             : std::string_view();
-    const std::string_view pl = r.pcap_last.file != nullptr ? std::string_view(r.pcap_last.file).substr(0, max_name)
-                                                            : std::string_view();
-    w.has_pcap = r.pcap_first.file != nullptr || r.pcap_last.file != nullptr ? 1 : 0;
-    w.pcap_first_offset = r.pcap_first.offset;
-    w.pcap_last_offset = r.pcap_last.offset;
-    w.file_len = static_cast<std::uint16_t>(file.size());
+namespace {
+
+void fill_conn(wire_conn& w, const conn_info& c, record_kind kind, std::string_view pf, std::string_view pl) noexcept {
+    w.conn = c.conn;
+    w.first_ns = c.first_ns;
+    w.last_ns = c.last_ns;
+    w.worker = c.worker;
+    w.port_a = c.port_a;
+    w.port_b = c.port_b;
+    w.vlan_count = static_cast<std::uint8_t>(std::min<std::size_t>(c.vlan.size(), 3));
+    for (std::size_t i = 0; i < w.vlan_count; ++i) w.vlan[i] = c.vlan[i];
+    w.kind = static_cast<std::uint8_t>(kind);
+    w.ip_version = c.ip_version;
+    if (c.addr_a != nullptr) std::memcpy(w.addr_a, c.addr_a, 16);
+    if (c.addr_b != nullptr) std::memcpy(w.addr_b, c.addr_b, 16);
+    w.has_pcap = c.pcap_first.file != nullptr || c.pcap_last.file != nullptr ? 1 : 0;
+    w.pcap_first_offset = c.pcap_first.offset;
+    w.pcap_last_offset = c.pcap_last.offset;
     w.pcap_first_len = static_cast<std::uint16_t>(pf.size());
     w.pcap_last_len = static_cast<std::uint16_t>(pl.size());
-    const std::size_t gap_bytes = std::size_t{w.ngaps} * 16;
-    const auto len = static_cast<std::uint32_t>(sizeof(wire_header) + sizeof w + file.size() + pf.size() + pl.size() +
-                                                gap_bytes);
+}
+
+std::string_view name_of(const pcap_position& p) noexcept {
+    return p.file != nullptr ? std::string_view(p.file).substr(0, max_name) : std::string_view();
+}
+
+}  // namespace
+
+bool exporter::submit_open(const conn_info& c, const direction_info (&d)[2]) noexcept {
+    auto& p = *p_;
+    const std::string_view pf = name_of(c.pcap_first), pl = name_of(c.pcap_last);
+    struct {
+        wire_conn c;
+        wire_dir_open d[2];
+    } w{};
+    fill_conn(w.c, c, record_kind::open, pf, pl);
+    for (int i = 0; i < 2; ++i) {
+        w.d[i].packets = d[i].packets;
+        w.d[i].midstream = d[i].midstream ? 1 : 0;
+        copy_label(w.d[i].dir, sizeof w.d[i].dir, d[i].dir);
+    }
+    const auto len = static_cast<std::uint32_t>(sizeof(wire_header) + sizeof w + pf.size() + pl.size());
+    const bool ok = p.enqueue(len, wire_type::conn, &w, sizeof w, {{pf.data(), pf.size()}, {pl.data(), pl.size()}});
+    if (!ok) p.drop(msg_class::record, drop_reason::ring_full, 2);
+    return ok;
+}
+
+bool exporter::submit_end(const conn_info& c, const direction_info (&d)[2]) noexcept {
+    auto& p = *p_;
+    const std::string_view pf = name_of(c.pcap_first), pl = name_of(c.pcap_last);
+    struct {
+        wire_conn c;
+        wire_dir_end d[2];
+    } w{};
     static_assert(sizeof(std::pair<std::uint64_t, std::uint64_t>) == 16);
-    const bool ok = p.enqueue(len, wire_type::record, &w, sizeof w,
-                              {{file.data(), file.size()}, {pf.data(), pf.size()}, {pl.data(), pl.size()},
-                               {r.gaps.data(), gap_bytes}});
-    if (!ok) p.drop(msg_class::record, drop_reason::ring_full);
-    else if (w.ngaps < w.gaps_total) p.records_truncated.fetch_add(1, std::memory_order_relaxed);
+    fill_conn(w.c, c, record_kind::end, pf, pl);
+    std::string_view file[2];
+    std::size_t gap_bytes[2];
+    bool truncated = false;
+    for (int i = 0; i < 2; ++i) {
+        auto& x = w.d[i];
+        x.bytes = d[i].bytes;
+        x.overlap_conflicts = d[i].overlap_conflicts;
+        x.packets = d[i].packets;
+        x.chunk_bytes_lost = d[i].chunk_bytes_lost;
+        x.gaps_total = d[i].gaps.size();
+        x.ngaps = static_cast<std::uint32_t>(std::min<std::size_t>(d[i].gaps.size(), p.o.max_gaps));
+        truncated = truncated || x.ngaps < x.gaps_total;
+        file[i] = d[i].file.substr(0, max_name);
+        x.file_len = static_cast<std::uint16_t>(file[i].size());
+        x.midstream = d[i].midstream ? 1 : 0;
+        copy_label(x.dir, sizeof x.dir, d[i].dir);
+        copy_label(x.end, sizeof x.end, d[i].end);
+        gap_bytes[i] = std::size_t{x.ngaps} * 16;
+    }
+    const auto len = static_cast<std::uint32_t>(sizeof(wire_header) + sizeof w + pf.size() + pl.size() +
+                                                file[0].size() + file[1].size() + gap_bytes[0] + gap_bytes[1]);
+    const bool ok = p.enqueue(len, wire_type::conn, &w, sizeof w,
+                              {{pf.data(), pf.size()}, {pl.data(), pl.size()}, {file[0].data(), file[0].size()},
+                               {file[1].data(), file[1].size()}, {d[0].gaps.data(), gap_bytes[0]},
+                               {d[1].gaps.data(), gap_bytes[1]}});
+    if (!ok) p.drop(msg_class::record, drop_reason::ring_full, 2);
+    else if (truncated) p.records_truncated.fetch_add(1, std::memory_order_relaxed);
     return ok;
 }
 

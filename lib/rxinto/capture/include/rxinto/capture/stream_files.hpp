@@ -82,7 +82,8 @@ private:
     void drain(tcp::connection& c, int d) noexcept;
     conn_files* files_of(tcp::connection& c) noexcept;
     // ---- fleet export call site (the lead moves these with the stream writing) ----
-    void export_record(tcp::connection& c, int d, fleet::record_kind kind, const direction* dir) noexcept;
+    fleet::conn_info export_info(const tcp::connection& c) const noexcept;
+    void export_end(tcp::connection& c, const conn_files* cf) noexcept;
     void export_chunk(tcp::connection& c, int d, direction& dir, std::uint64_t offset, std::size_t n) noexcept;
     void note_pcap_last(conn_files& cf) noexcept;
 

@@ -120,9 +120,11 @@ public:
     /// connection. Call once the producers have stopped. Idempotent.
     void stop() noexcept;
 
-    /// Any thread, never blocks (see the top of this file). false: counted as
-    /// dropped (ring_full).
-    bool submit(const conn_record& r) noexcept;
+    /// Both directions' open records (d[0]: a -> b). Any thread, never blocks
+    /// (see the top of this file). false: both counted as dropped (ring_full).
+    bool submit_open(const conn_info& c, const direction_info (&d)[2]) noexcept;
+    /// Both directions' end records, with bytes, gaps and end reason.
+    bool submit_end(const conn_info& c, const direction_info (&d)[2]) noexcept;
     /// A piece of a stream (needs options.streams). Split into chunks of at
     /// most chunk_bytes; returns the bytes accepted (the rest is counted
     /// dropped: ring_full, and the caller adds it to chunk_bytes_lost).
