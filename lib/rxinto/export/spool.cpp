@@ -15,7 +15,7 @@ namespace rxinto::fleet {
 namespace {
 
 constexpr std::uint32_t magic = 0x50535852;  // "RXSP" little-endian
-constexpr std::size_t head_bytes = 12;       // magic, body length, crc
+constexpr std::size_t head_bytes = 16;       // magic, body length, crc, 0 (the body stays 8-byte aligned: rte_hash_crc reads 8 bytes at a time)
 constexpr std::uint32_t max_body = 64U << 20;
 
 void put16(std::vector<char>& b, std::size_t n) {
@@ -108,7 +108,7 @@ Result<std::unique_ptr<spool>> spool::open(const std::string& dir, const std::st
     std::uint64_t off = 0;
     std::vector<char> body;
     while (off + head_bytes <= size) {
-        std::uint32_t h[3];
+        std::uint32_t h[4];
         if (!pread_all(s->fd_, h, sizeof h, off) || h[0] != magic || h[1] > max_body ||
             off + head_bytes + h[1] > size)
             break;
@@ -148,7 +148,7 @@ bool spool::append(const spool_msg& m) {
     buf_.insert(buf_.end(), m.data.begin(), m.data.end());
     const std::size_t body = buf_.size() - head_bytes;
     if (body > max_body || write_off_ + buf_.size() > budget_) return false;
-    const std::uint32_t h[3] = {magic, static_cast<std::uint32_t>(body), crc_of(buf_.data() + head_bytes, body)};
+    const std::uint32_t h[4] = {magic, static_cast<std::uint32_t>(body), crc_of(buf_.data() + head_bytes, body), 0};
     std::memcpy(buf_.data(), h, sizeof h);
     if (!pwrite_all(fd_, buf_.data(), buf_.size(), write_off_)) {
         ++errors_;
@@ -162,7 +162,7 @@ bool spool::append(const spool_msg& m) {
 
 bool spool::take(spool_msg& out) {
     if (entries_ == 0) return false;
-    std::uint32_t h[3];
+    std::uint32_t h[4];
     bool ok = pread_all(fd_, h, sizeof h, read_off_) && h[0] == magic && h[1] <= max_body &&
               read_off_ + head_bytes + h[1] <= write_off_;
     if (ok) {
