@@ -224,12 +224,15 @@ private:
             pg::result_ptr(PQexec(c, "ROLLBACK"));
             return outcome::data;
         }
-        const std::string src =
-            std::string(" FROM (SELECT x::jsonb AS x FROM unnest($1::text[]) AS t(x)) AS s WHERE x->>'kind' = ");
+        // Each record is parsed once (a MATERIALIZED CTE: inlined, every x->>
+        // of the row would parse the text again).
+        const std::string with =
+            "WITH r AS MATERIALIZED (SELECT x::jsonb AS x FROM unnest($1::text[]) AS t(x)) ";
+        const std::string src = " FROM r WHERE x->>'kind' = ";
         const std::string distinct =
             "SELECT DISTINCT ON (x->>'node', x->>'run', x->>'conn', x->>'d') ";
         // Opens never overwrite (an end may have come first); ends replace the row.
-        const std::string opens = std::string("INSERT INTO rxinto_connections (") + pg::row_columns + ") " + distinct +
+        const std::string opens = with + "INSERT INTO rxinto_connections (" + pg::row_columns + ") " + distinct +
                                   pg::row_select + src + "'open' ON CONFLICT (node, run, conn, d, first_ts) DO NOTHING";
         std::string set;
         for (const char* col : {"last_ts", "dir", "src", "sport", "dst", "dport", "vlan", "bytes", "gap_count",
@@ -238,7 +241,7 @@ private:
             if (!set.empty()) set += ", ";
             set += std::string(col) + " = EXCLUDED." + col;
         }
-        const std::string ends = std::string("INSERT INTO rxinto_connections (") + pg::row_columns + ") " + distinct +
+        const std::string ends = with + "INSERT INTO rxinto_connections (" + pg::row_columns + ") " + distinct +
                                  pg::row_select + src + "'end' ON CONFLICT (node, run, conn, d, first_ts) DO UPDATE SET " +
                                  set + ", indexed_at = now()";
         r.reset(PQexecParams(c, opens.c_str(), 1, nullptr, params, nullptr, nullptr, 0));

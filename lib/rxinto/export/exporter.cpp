@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <pthread.h>
 #include <cstring>
 #include <mutex>
 #include <thread>
 
 #include <rte_errno.h>
+#include <rte_lcore.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 #include <rte_ring_peek_zc.h>
@@ -163,7 +165,7 @@ struct exporter::impl {
     std::uint32_t chunk_bytes = 0;
     std::int64_t max_payload = 0;
     std::unique_ptr<spool> sp;
-    std::thread thread;
+    pthread_t thread{};
     bool started = false;
     bool stopped = false;
     std::atomic<bool> stopping{false};
@@ -784,8 +786,17 @@ Result<std::unique_ptr<exporter>> exporter::create(const exporter_options& o, st
 
 Status exporter::start() {
     if (p_->started) return {};
+    // A DPDK control thread: it runs on the CPUs of the main lcore and those
+    // no lcore uses, never on a worker's.
+    const int rc = rte_ctrl_thread_create(
+        &p_->thread, "rxinto-export", nullptr,
+        [](void* arg) -> void* {
+            static_cast<impl*>(arg)->run_thread();
+            return nullptr;
+        },
+        p_.get());
+    if (rc != 0) return make_error("export: cannot start the export thread: ", std::strerror(rc));
     p_->started = true;
-    p_->thread = std::thread([this] { p_->run_thread(); });
     return {};
 }
 
@@ -794,8 +805,8 @@ void exporter::stop() noexcept {
     p_->stopped = true;
     p_->deadline = steady::now() + std::chrono::milliseconds(static_cast<std::int64_t>(p_->o.wait_s * 1000.0));
     p_->stopping.store(true, std::memory_order_release);
-    if (p_->thread.joinable()) {
-        p_->thread.join();
+    if (p_->started) {
+        pthread_join(p_->thread, nullptr);
     } else if (p_->ring != nullptr) {
         // Never started: whatever was submitted is dropped (counted).
         p_->deadline = steady::now();
