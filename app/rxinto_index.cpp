@@ -375,31 +375,42 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "rxinto-index: --nats: %s\n", st.error().message.c_str());
         return st.error().usage ? 2 : 1;
     }
-    if (auto st = ensure_consumer(js->get(), o.consumer); !st) {
-        std::fprintf(stderr, "rxinto-index: %s\n", st.error().message.c_str());
-        return 1;
-    }
     indexer ix(o);
     if (auto st = ix.open_db(); !st) {
         std::fprintf(stderr, "rxinto-index: %s\n", st.error().message.c_str());
         return st.error().usage ? 2 : 1;
     }
+    // The consumer and the subscription: a cluster that is electing its
+    // leaders answers "temporarily unavailable" for a while; wait that out.
     natsSubscription* sub = nullptr;
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = fleet::stream_name;
-    so.Consumer = o.consumer.c_str();
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_PullSubscribe(&sub, js->get(), "rxinto.*.conn", o.consumer.c_str(), nullptr, &so, &jerr);
-    if (s != NATS_OK) {
-        std::fprintf(stderr, "rxinto-index: cannot bind to the consumer %s: %s\n", o.consumer.c_str(),
-                     fleet::status_text(s).c_str());
-        return 1;
+    {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        for (;;) {
+            Status st = ensure_consumer(js->get(), o.consumer);
+            if (st) {
+                jsSubOptions so;
+                jsSubOptions_Init(&so);
+                so.Stream = fleet::stream_name;
+                so.Consumer = o.consumer.c_str();
+                jsErrCode jerr = static_cast<jsErrCode>(0);
+                const natsStatus s = js_PullSubscribe(&sub, js->get(), "rxinto.*.conn", o.consumer.c_str(), nullptr,
+                                                      &so, &jerr);
+                if (s == NATS_OK) break;
+                st = make_error("cannot bind to the consumer ", o.consumer, ": ", fleet::status_text(s));
+            }
+            if (g_stop || std::chrono::steady_clock::now() >= deadline) {
+                std::fprintf(stderr, "rxinto-index: %s\n", st.error().message.c_str());
+                return 1;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
     }
     if (!o.quiet)
         std::fprintf(stderr, "rxinto-index: %s; consumer %s; indexing%s\n", what.c_str(), o.consumer.c_str(),
                      o.drain ? " until drained" : "");
     int rc = 0;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = NATS_OK;
     std::vector<bool> rejected;
     auto last_line = std::chrono::steady_clock::now();
     while (!g_stop) {

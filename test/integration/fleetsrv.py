@@ -154,9 +154,9 @@ class Cluster:
         for i in range(3):
             self.kill(i)
 
-    def wait_ready(self, timeout=60):
+    def wait_ready(self, timeout=90, current=True):
         """JetStream answers through every running server (a meta leader exists) and, once
-        the stream exists, it has a leader and every replica is current."""
+        the stream exists, it has a leader and (with current) every replica is current."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             ok = True
@@ -171,7 +171,8 @@ class Cluster:
                     s = Nats(self.client[i]).js("$JS.API.STREAM.INFO.RXINTO")
                     if "error" not in s:
                         cl = s.get("cluster", {})
-                        if not cl.get("leader") or any(not r.get("current") for r in cl.get("replicas", [])):
+                        if not cl.get("leader") or (current and any(not r.get("current")
+                                                                    for r in cl.get("replicas", []))):
                             ok = False
                 except (OSError, ConnectionError, RuntimeError, ValueError):
                     ok = False
