@@ -7,7 +7,9 @@
 // listener as rxinto's stream output when it only reads (zero-copy consume,
 // gaps skipped), once without export and once with two open records and two
 // end records submitted per connection, as capture/stream_files.cpp does, and
-// prints the segment rate of each and their ratio. The export thread runs on
+// prints the segment rate of each and their ratio, and the time spent inside
+// the two submits per connection (TSC around each call) next to a
+// connection's whole time without export. The export thread runs on
 // its own CPU meanwhile (the records are published to --nats, or, without a
 // server, built and counted as dropped: the worker's cost is the same).
 //
@@ -60,7 +62,10 @@ public:
             d[i].packets = c.packets[i];
         }
         submitted += 2;
-        if (!exp_->submit_open(info(c), d)) refused += 2;
+        const std::uint64_t t0 = rte_rdtsc();
+        const bool ok = exp_->submit_open(info(c), d);
+        submit_cycles += rte_rdtsc() - t0;
+        if (!ok) refused += 2;
     }
     void on_release(tcp::connection& c) noexcept override {
         drain(c);
@@ -77,7 +82,10 @@ public:
             d[i].file = i == 0 ? "12345-c2s.bin" : "12345-s2c.bin";  // as long as rxinto's names
         }
         submitted += 2;
-        if (!exp_->submit_end(info(c), d)) refused += 2;
+        const std::uint64_t t0 = rte_rdtsc();
+        const bool ok = exp_->submit_end(info(c), d);
+        submit_cycles += rte_rdtsc() - t0;
+        if (!ok) refused += 2;
     }
     void drain(tcp::connection& c) noexcept {
         for (int d = 0; d < 2; ++d) {
@@ -88,7 +96,7 @@ public:
             }
         }
     }
-    std::uint64_t submitted = 0, refused = 0;
+    std::uint64_t submitted = 0, refused = 0, submit_cycles = 0;
 
 private:
     static fleet::conn_info info(const tcp::connection& c) noexcept {
@@ -127,6 +135,8 @@ std::vector<frame> read_pcap(const char* path) {
 
 struct result {
     double mpps = 0;
+    double ns_per_conn = 0;         ///< timed worker time per connection
+    double submit_ns_per_conn = 0;  ///< of which in submit_open + submit_end
     std::uint64_t segments = 0, conns = 0, submitted = 0, refused = 0;
 };
 
@@ -187,6 +197,11 @@ result run_once(const std::vector<frame>& frames, int passes, rte_mempool* pool,
     res.conns = r.counters().get(static_cast<std::size_t>(tcp::tcp_counter::flows_created));
     res.submitted = l.submitted;
     res.refused = l.refused;
+    const double ns_per_cycle = 1e9 / static_cast<double>(rte_get_tsc_hz());
+    if (res.conns != 0) {
+        res.ns_per_conn = static_cast<double>(cycles) * ns_per_cycle / static_cast<double>(res.conns);
+        res.submit_ns_per_conn = static_cast<double>(l.submit_cycles) * ns_per_cycle / static_cast<double>(res.conns);
+    }
     return res;
 }
 
@@ -267,14 +282,19 @@ int main(int argc, char** argv) {
         rte_eal_wait_lcore(lcore);
         return j.out;
     };
-    std::vector<double> off, on;
+    std::vector<double> off, on, submit_share;
     result last_on{}, last_off{};
     for (int i = 0; i < runs; ++i) {
         last_off = on_worker(nullptr, 2 * i);
         off.push_back(last_off.mpps);
         last_on = on_worker(&exp, 2 * i + 1);
         on.push_back(last_on.mpps);
-        std::fprintf(stderr, "bench_export: run %d: off %.3f Mpps, on %.3f Mpps\n", i, off.back(), on.back());
+        submit_share.push_back(last_on.submit_ns_per_conn / last_off.ns_per_conn);
+        std::fprintf(stderr,
+                     "bench_export: run %d: off %.3f Mpps (%.0f ns per connection), on %.3f Mpps (%.0f ns per"
+                     " connection, %.0f of them in submit_open + submit_end)\n",
+                     i, off.back(), last_off.ns_per_conn, on.back(), last_on.ns_per_conn,
+                     last_on.submit_ns_per_conn);
     }
     exp.stop();
     const auto median = [](std::vector<double> v) {
@@ -285,10 +305,12 @@ int main(int argc, char** argv) {
     const fleet::export_counts c = exp.counts();
     std::printf("{\"frames_per_pass\": %zu, \"passes\": %d, \"runs\": %d, \"connections_per_run\": %llu,"
                 " \"segments_per_run\": %llu, \"mpps_off\": %.4f, \"mpps_on\": %.4f, \"ratio_on_off\": %.4f,"
+                " \"submit_share_of_off\": %.4f, \"submit_ns_per_connection\": %.1f,"
                 " \"records_submitted_last_run\": %llu, \"ring_full_last_run\": %llu,"
                 " \"exported\": %llu, \"acked\": %llu, \"dropped\": %llu}\n",
                 frames.size(), passes, runs, static_cast<unsigned long long>(last_on.conns),
-                static_cast<unsigned long long>(last_on.segments), m_off, m_on, m_on / m_off,
+                static_cast<unsigned long long>(last_on.segments), m_off, m_on, m_on / m_off, median(submit_share),
+                last_on.submit_ns_per_conn,
                 static_cast<unsigned long long>(last_on.submitted), static_cast<unsigned long long>(last_on.refused),
                 static_cast<unsigned long long>(c.records.exported), static_cast<unsigned long long>(c.records.acked),
                 static_cast<unsigned long long>(c.records.dropped));
