@@ -14,6 +14,7 @@ packages=(
   dpdk dpdk-dev libdpdk-dev libpcap-dev libgtest-dev libgmock-dev
   tcpdump tshark tcpflow iproute2 ethtool procps liburing-dev strace
   python3-dev pybind11-dev python3-numpy
+  nats-server libnats-dev postgresql libpq-dev
 )
 
 missing=()

@@ -768,3 +768,21 @@ TEST(Usage, OptionsAreUnique) {
 }
 
 }  // namespace
+
+TEST(CliExport, Options) {
+    const CliOptions o = parse_ok({"--export", "nats://127.0.0.1:4222,nats://127.0.0.1:4223", "--node", "n1",
+                                   "--export-streams", "--export-spool", "sp", "--export-spool-mb", "5",
+                                   "--export-wait", "3", "--export-replicas", "1"});
+    const ExportSettings& x = o.settings.export_;
+    EXPECT_EQ(x.urls, "nats://127.0.0.1:4222,nats://127.0.0.1:4223");
+    EXPECT_EQ(x.node, "n1");
+    EXPECT_TRUE(x.streams);
+    EXPECT_EQ(x.spool_dir, "sp");
+    EXPECT_EQ(x.spool_mb, 5U);
+    EXPECT_EQ(x.wait_s, 3.0);
+    EXPECT_EQ(x.replicas, 1U);
+    EXPECT_NE(parse_error({"--export", "nats://h:99999"}).find("--export: "), std::string::npos);
+    EXPECT_NE(parse_error({"--export", "nats://h:1", "--node", "a b"}).find("--node: "), std::string::npos);
+    EXPECT_NE(parse_error({"--node", "n1"}).find("set without urls"), std::string::npos);
+    EXPECT_NE(parse_error({"--export"}).find("missing value"), std::string::npos);
+}

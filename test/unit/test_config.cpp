@@ -1299,3 +1299,69 @@ TEST(KeysByName, ApplyKeySetsAsAFileWouldAndNamesErrors) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- [export]
+
+TEST(ConfigExamples, ReplayIniDocumentsEveryExportKey) {
+    std::ifstream in(example("replay.ini"));
+    ASSERT_TRUE(in) << example("replay.ini");
+    std::string text = "\n";
+    for (std::string line; std::getline(in, line);) text += line + "\n";
+    const std::size_t exp = text.find("\n[export]\n");
+    ASSERT_NE(exp, std::string::npos);
+    for (const char* key : {"urls", "node", "streams", "spool_dir", "spool_mb", "wait", "replicas", "ring_mb",
+                            "connect_timeout", "require_server"}) {
+        EXPECT_NE(text.find("\n" + std::string(key) + " =", exp), std::string::npos) << key;
+    }
+}
+
+TEST_F(ConfigFile, EveryExportKeyIsRead) {
+    const Settings s = load_ok(
+        "[export]\nurls = nats://10.0.0.1:4222, nats://h2\nnode = sensor-1\nstreams = yes\n"
+        "spool_dir = /var/spool/rx\nspool_mb = 10\nwait = 2.5\nreplicas = 3\nring_mb = 4\n"
+        "connect_timeout = 0.5\nrequire_server = no\n");
+    EXPECT_EQ(s.export_.urls, "nats://10.0.0.1:4222,nats://h2:4222");
+    EXPECT_EQ(s.export_.node, "sensor-1");
+    EXPECT_TRUE(s.export_.streams);
+    EXPECT_EQ(s.export_.spool_dir, "/var/spool/rx");
+    EXPECT_EQ(s.export_.spool_mb, 10U);
+    EXPECT_EQ(s.export_.wait_s, 2.5);
+    EXPECT_EQ(s.export_.replicas, 3U);
+    EXPECT_EQ(s.export_.ring_mb, 4U);
+    EXPECT_EQ(s.export_.connect_timeout_s, 0.5);
+    EXPECT_FALSE(s.export_.require_server);
+}
+
+TEST_F(ConfigFile, RelativeSpoolDirIsRelativeToConfigFile) {
+    const std::string path = write("[export]\nurls = nats://h:1\nspool_dir = spool\n", "sub/x.ini");
+    auto r = load_file(path);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->export_.spool_dir, (fs::path(path).parent_path() / "spool").string());
+}
+
+TEST_F(ConfigFile, BadExportValues) {
+    EXPECT_NE(load_error("[export]\nurls = http://h:4222\n").find("must start with nats://"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:0\n").find("port"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:65536\n").find("port"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:\n").find("port"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h/x\n").find("unexpected character"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://a:1,,nats://b:2\n").find("empty URL"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://::1:4222\n").find("brackets"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:1\nnode = a.b\n").find("[export] node"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:1\nreplicas = 6\n").find("[export] replicas"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:1\nwait = 3601\n").find("[export] wait"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:1\nconnect_timeout = 0\n").find("connect_timeout"),
+              std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:1\nring_mb = 0\n").find("ring_mb"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:1\nspool_mb = 0\n").find("spool_mb"), std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:1\nbogus = 1\n").find("unknown key"), std::string::npos);
+}
+
+TEST_F(ConfigFile, ExportCrossChecks) {
+    EXPECT_NE(load_error("[export]\nnode = a\nstreams = yes\n").find("node, streams: set without urls"),
+              std::string::npos);
+    EXPECT_NE(load_error("[export]\nurls = nats://h:1\n[tcp]\nenabled = no\n").find("reassembly"),
+              std::string::npos);
+    const Settings s = load_ok("[export]\nurls = nats://[::1]:4223,nats://u:p@h\n");
+    EXPECT_EQ(s.export_.urls, "nats://[::1]:4223,nats://u:p@h:4222");
+}

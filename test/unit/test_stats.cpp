@@ -118,3 +118,34 @@ TEST(Json, BytesThatAreNotUtf8BecomeReplacementCharacters) {
     k.begin_object().value("\xff", std::uint64_t{1}).end_object();
     EXPECT_EQ(k.str(), "{\"\\ufffd\":1}");
 }
+
+TEST(Summary, ExportIsReportedWhenOn) {
+    Summary s;
+    s.last = snap(2.0, 10, 1000);
+    EXPECT_EQ(summary_json(s).find("\"export\""), std::string::npos);
+    EXPECT_EQ(summary_text(s).find("export"), std::string::npos);
+    ExportStats& x = s.last.exp;
+    x.enabled = true;
+    x.node = "n1";
+    x.exported = 8;
+    x.acked = 5;
+    x.spooled = 2;
+    x.dropped = 1;
+    x.chunks_dropped = 3;
+    x.drops = {{"ring_full", 4}, {"no_spool", 0}};
+    const auto j = summary_json(s);
+    EXPECT_NE(j.find("\"export_dropped\":4"), std::string::npos) << j;
+    EXPECT_NE(j.find("\"export\":{\"node\":\"n1\""), std::string::npos) << j;
+    EXPECT_NE(j.find("\"exported\":8,\"acked\":5,\"duplicates\":0,\"spooled\":2,\"dropped\":1"), std::string::npos) << j;
+    EXPECT_NE(j.find("\"drops\":{\"ring_full\":4,\"no_spool\":0}"), std::string::npos) << j;
+    const auto t = summary_text(s);
+    EXPECT_NE(t.find("export     node n1: 8 records exported, 5 acknowledged"), std::string::npos) << t;
+    EXPECT_NE(t.find("dropped (ring_full): 4"), std::string::npos) << t;
+    EXPECT_EQ(t.find("dropped (no_spool)"), std::string::npos) << t;
+}
+
+TEST(Json, NullValue) {
+    JsonWriter j;
+    j.begin_object().null_value("file").value("bytes", std::uint64_t{1}).end_object();
+    EXPECT_EQ(j.str(), "{\"file\":null,\"bytes\":1}");
+}

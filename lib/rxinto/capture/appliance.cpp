@@ -32,6 +32,8 @@
 #include "rxinto/capture/stream_store.hpp"
 #include "rxinto/capture/tcp_settings.hpp"
 #include "rxinto/capture/tcp_sink.hpp"
+#include "rxinto/export/exporter.hpp"
+#include "fleet_export.hpp"
 #include "rxinto/port/eal.hpp"
 #include "rxinto/port/ports.hpp"
 #include "rxinto/stats/telemetry.hpp"  // telemetry
@@ -56,6 +58,7 @@ struct Run {
     std::unique_ptr<packet_clock> clock;              // receive times (workers)
     std::unique_ptr<stream_store> store;              // --streams-dir (output thread)
     std::unique_ptr<output_thread> output;            // writes files from the rings
+    fleet::exporter* exporter = nullptr;              // --export (owned by run())
     std::vector<rte_ring*> output_rings;              // capture and stream rings, freed at the end
     std::vector<rte_ring*> rings;                     // its rings, one per worker
     std::vector<std::unique_ptr<QueueCounters>> ring_counters;
@@ -164,7 +167,7 @@ struct Run {
                     s.stream_bytes_unsent += f->counters().bytes_unsent.get();
                 }
             }
-            if (store) {
+            if (store && !settings->tcp.streams_dir.empty()) {
                 const auto& c = store->counters();
                 s.stream_bytes_written = c.bytes_written.get();
                 s.stream_write_errors = c.write_errors.get();
@@ -173,6 +176,7 @@ struct Run {
                 s.stream_files_reopened = c.reopened.get();
             }
         }
+        if (exporter != nullptr) fill_export(s.exp);
         for (const auto& w : writers) {
             const auto& c = w->counters();
             s.capture_enabled = true;
@@ -272,18 +276,71 @@ struct Run {
         return true;
     }
 
+    void fill_export(stats::ExportStats& x) const {
+        const fleet::export_counts c = exporter->counts();
+        x.enabled = true;
+        x.node = exporter->node();
+        x.run = exporter->run_id();
+        x.connected = c.connected;
+        x.exported = c.records.exported;
+        x.acked = c.records.acked;
+        x.duplicates = c.records.duplicates + c.chunks.duplicates;
+        x.spooled = c.records.spooled;
+        x.dropped = c.records.dropped;
+        x.chunks_enabled = exporter->streams();
+        x.chunks_exported = c.chunks.exported;
+        x.chunks_acked = c.chunks.acked;
+        x.chunks_spooled = c.chunks.spooled;
+        x.chunks_dropped = c.chunks.dropped;
+        x.chunk_bytes = c.chunk_bytes;
+        x.in_spool = c.in_spool;
+        x.spool_bytes = c.spool_bytes;
+        x.inflight = c.inflight;
+        x.retries = c.publish_retries;
+        x.disconnects = c.disconnects;
+        x.reconnects = c.reconnects;
+        x.records_truncated = c.records_truncated;
+        for (int i = 0; i < static_cast<int>(fleet::drop_reason::count_); ++i)
+            x.drops.emplace_back(fleet::to_string(static_cast<fleet::drop_reason>(i)),
+                                 c.records.drops[i] + c.chunks.drops[i]);
+    }
+
     static bool tick(void* arg) noexcept {
         auto* r = static_cast<Run*>(arg);
         return r->control();
     }
 };
 
+/// The exporter from [export] (EAL up: its ring is EAL memory).
+Result<std::unique_ptr<fleet::exporter>> make_exporter(const config::Settings& s, std::vector<std::string>& notes) {
+    fleet::exporter_options o;
+    o.urls = s.export_.urls;
+    o.node = s.export_.node;
+    o.streams = s.export_.streams;
+    if (!s.tcp.streams_dir.empty()) {
+        // Records name the directory the node wrote, absolute: rxinto-query
+        // --fetch says where the bytes are when they were not exported.
+        char* real = ::realpath(s.tcp.streams_dir.c_str(), nullptr);
+        o.streams_dir = real != nullptr ? real : s.tcp.streams_dir;
+        std::free(real);
+    }
+    o.spool_dir = s.export_.spool_dir;
+    o.spool_bytes = s.export_.spool_mb << 20;
+    o.wait_s = s.export_.wait_s;
+    o.replicas = s.export_.replicas;
+    o.ring_bytes = std::uint64_t{s.export_.ring_mb} << 20;
+    o.connect_timeout_s = s.export_.connect_timeout_s;
+    o.require_server = s.export_.require_server;
+    return fleet::exporter::create(o, notes);
+}
+
 constexpr unsigned dispatch_ring_size = 4096;  // per worker: a few bursts of slack each way
 // Output rings, per worker: packets to write (one mbuf each) and stream
-// messages (up to msg_pieces mbufs each). Enough for a few milliseconds of a
-// disk that stalls at full rate; the mempool is sized to hold them full.
+// messages (stream_feed: at most data_messages_max of up to msg_pieces mbufs
+// each; the rest of its ring_size hold opens, gaps and ends). Enough for a
+// few milliseconds of a disk that stalls at full rate; the mempool is sized
+// to hold them full.
 constexpr unsigned capture_ring_size = 8192;
-constexpr unsigned stream_ring_size = 2048;
 constexpr unsigned max_dispatch_workers = 64;
 
 }  // namespace
@@ -330,12 +387,20 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
 
     // The streams directory is checked (and an earlier run's output removed,
     // when allowed) before anything starts: a bad one is a usage error.
+    // --export without --streams-dir: a store without a directory follows the
+    // connections for the export records alone.
+    const bool exporting = s.tcp.enabled && !s.export_.urls.empty();
+    // The workers hand their stream bytes over when something uses them: the
+    // files, the exported chunks, or (-w) the pcapng places of the last bytes.
+    const bool stream_data = !s.tcp.streams_dir.empty() ||
+                             (exporting && (s.export_.streams || !s.capture.write.empty()));
     std::unique_ptr<stream_store> store;
-    if (s.tcp.enabled && !s.tcp.streams_dir.empty()) {
+    if (s.tcp.enabled && (!s.tcp.streams_dir.empty() || exporting)) {
         stream_store_options so;
         so.dir = s.tcp.streams_dir;
         so.overwrite = s.tcp.streams_dir_overwrite;
         so.max_open_files = s.tcp.streams_max_open;
+        so.data_messages = stream_data;
         auto st = stream_store::open(so);
         if (!st) return std::move(st).error();
         store = std::move(st.value());
@@ -408,7 +473,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                                                    : std::max<std::size_t>(worker_lcores.size(), 1));
     const std::uint32_t out_rings =
         nworkers * ((s.capture.write.empty() ? 0 : capture_ring_size) +
-                    (store ? stream_ring_size * msg_pieces : 0));
+                    (store ? stream_feed::data_messages_max * msg_pieces : 0));
     const config::Settings sized = size_for_files(s, plan);  // offline: tables no larger than the files
     auto opened = port::Ports::open(sized, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
                                     pcap_paths, in_rings + out_rings, plan.sources);
@@ -448,8 +513,21 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         }
     }
 
+    // Fleet export: connected and checked before any packet is received.
+    std::unique_ptr<fleet::exporter> exporter;
+    std::unique_ptr<fleet_export> export_feed;
+    if (exporting) {
+        auto ex = make_exporter(s, notes);
+        if (!ex) return std::move(ex).error();
+        exporter = std::move(ex.value());
+        std::fprintf(opt.progress_out, "rxinto: %s\n", notes.back().c_str());
+        export_feed = std::make_unique<fleet_export>(exporter.get());
+        store->set_observer(export_feed.get());
+    }
+
     Run r;
     r.settings = &s;
+    r.exporter = exporter.get();
     r.opt = &opt;
     r.ports = &ports;
     r.plan = &plan;
@@ -492,13 +570,13 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             std::unique_ptr<stream_feed> feed;
             if (r.store) {
                 const std::string name = "rxinto_s" + std::to_string(i);
-                rte_ring* ring = rte_ring_create_elem(name.c_str(), sizeof(stream_msg), stream_ring_size, socket,
+                rte_ring* ring = rte_ring_create_elem(name.c_str(), sizeof(stream_msg), stream_feed::ring_size, socket,
                                                       RING_F_SP_ENQ | RING_F_SC_DEQ);
                 if (ring == nullptr)
                     return make_error("stream ring for worker ", std::to_string(i), ": ", rte_strerror(rte_errno));
                 r.output_rings.push_back(ring);
                 sources[i].streams = ring;
-                feed = std::make_unique<stream_feed>(ring, true, replay_only, &r.stop);
+                feed = std::make_unique<stream_feed>(ring, stream_data, replay_only, &r.stop);
             }
             r.tcp_sinks.push_back(std::make_unique<TcpSink>(std::move(re.value()), links, r.clock.get(),
                                                             std::move(feed), port_index_of));
@@ -607,6 +685,15 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             r.capture_sinks.push_back(std::make_unique<CaptureSink>(
                 w->sink, r.filter.get(), s.capture.filter_before_reassembly, cr));
             w->sink = r.capture_sinks.back().get();
+            // Export records with -w name the pcapng places of a connection's
+            // packets: its messages carry the capture ring's count. (Not with
+            // -w -: standard output is no file to find them in again.)
+            if (exporting && cr.ring != nullptr && s.capture.write != "-" && i < r.tcp_sinks.size()) {
+                if (stream_feed* f = r.tcp_sinks[i]->feed(); f != nullptr) {
+                    f->set_capture_seq(r.capture_sinks.back()->seq());
+                    sources[i].places = true;
+                }
+            }
         }
         w->stop = &r.stop;
     }
@@ -656,6 +743,9 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     r.start_tsc = rte_rdtsc();
     r.last_progress = r.snapshot();
     r.last_progress.t_s = 0;
+    if (exporter) {
+        if (auto st = exporter->start(); !st) return std::move(st).error();
+    }
     // telemetry: /rxinto/* answer from r until end(), then "not running".
     stats::telemetry::Publication telemetry([&r] { return r.snapshot(); });
 
@@ -698,6 +788,12 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     for (auto& t : r.tcp_sinks) t->finish();
     if (r.output) r.output->stop();  // every ring drained, every stream file closed
     for (auto& w : r.writers) w->close();
+    if (exporter) {
+        // The last end records came from the output thread's finish: wait
+        // (bounded by [export] wait) until the cluster has them.
+        exporter->stop();
+        if (const std::string e = exporter->last_error(); !e.empty()) r.notes.push_back("export: " + e);
+    }
 
     stats::Summary sum;
     sum.last = r.snapshot(true);

@@ -16,6 +16,7 @@ CaptureSink::CaptureSink(BurstSink* inner, const bpf_filter* filter, bool filter
 }
 
 void CaptureSink::write(rte_mbuf** pkts, std::uint16_t n) noexcept {
+    seq_.burst_start = seq_.burst_end;
     if (out_.ring == nullptr || n == 0) return;
     // Each packet gets its receive time and one more reference: the output
     // thread's, freed once it is written.
@@ -34,6 +35,7 @@ void CaptureSink::write(rte_mbuf** pkts, std::uint16_t n) noexcept {
         rte_pause();
         done += rte_ring_sp_enqueue_burst(out_.ring, reinterpret_cast<void**>(pkts + done), n - done, nullptr);
     }
+    seq_.burst_end += done;
     if (done < n) {
         ring_full_.add(n - done);
         for (unsigned i = done; i < n; ++i) rte_pktmbuf_free(pkts[i]);  // the reference taken above

@@ -268,6 +268,11 @@ std::string pcapng_writer::current_file() const {
     return std::string(&names_[((ring_head_ - 1) % ring_slots_) * name_cap_]);
 }
 
+pcapng_writer::position_t pcapng_writer::position() const noexcept {
+    if (!file_open_ || ring_head_ == 0) return {};
+    return {ring_head_, &names_[((ring_head_ - 1) % ring_slots_) * name_cap_], file_bytes_};
+}
+
 // ---------------------------------------------------------------------------
 // files
 

@@ -5,21 +5,24 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "rxinto/capture/capture_sink.hpp"
 #include "stream_msg.hpp"
 
 namespace rxinto::capture {
 
-namespace {
-/// Ring slots only open, gap and end messages may take: a full ring drops
-/// stream bytes first, never the messages that keep the index whole.
-constexpr unsigned control_reserve = 64;
-}  // namespace
 
-bool stream_feed::send(const stream_msg& m, bool control) noexcept {
+bool stream_feed::send(stream_msg& m, bool control) noexcept {
+    if (seq_ != nullptr) {
+        m.cap_seq = m.kind == msg_kind::open ? seq_->burst_start : seq_->burst_end;
+        if (m.kind == msg_kind::open) m.u.open.cap_seq_end = seq_->burst_end;
+    }
     for (;;) {
-        if (control || rte_ring_free_count(ring_) > control_reserve) {
-            // rte_ring takes a non-const pointer to what it only copies.
-            if (rte_ring_sp_enqueue_elem(ring_, const_cast<stream_msg*>(&m), sizeof(stream_msg)) == 0) {
+        // Stream bytes only while fewer than data_messages_max messages wait:
+        // the rest of the ring is for open, gap and end messages (no mbufs),
+        // so that a slow disk costs stream bytes first, never the messages
+        // that keep the index and the export records whole.
+        if (control || rte_ring_count(ring_) < data_messages_max) {
+                    if (rte_ring_sp_enqueue_elem(ring_, &m, sizeof(stream_msg)) == 0) {
                 c_.messages.add();
                 return true;
             }
@@ -85,6 +88,15 @@ void stream_feed::pump(tcp::connection& c) noexcept {
     }
 }
 
+void stream_feed::on_closed(tcp::connection& c) noexcept {
+    pump(c);
+    if (seq_ == nullptr) return;
+    stream_msg m;
+    m.kind = msg_kind::mark;
+    m.conn = c.id();
+    send(m, false);  // dropped: the export records name an earlier last position (counted)
+}
+
 void stream_feed::on_release(tcp::connection& c) noexcept {
     pump(c);  // the last moment: everything it still holds
     stream_msg m;
@@ -101,7 +113,8 @@ void stream_feed::on_release(tcp::connection& c) noexcept {
         m.u.end.end[i] = static_cast<std::uint8_t>(s.ended());
         m.u.end.midstream[i] = s.midstream();
     }
-    m.u.end.packets = c.packets();
+    m.u.end.packets[0] = c.packets(flow::direction::a2b);
+    m.u.end.packets[1] = c.packets(flow::direction::b2a);
     m.u.end.last_ns = c.last_packet_ns();
     send(m, true);
 }

@@ -84,6 +84,11 @@ std::uint64_t write_all(int fd, iovec* iov, int n, int& err) noexcept {
 
 }  // namespace
 
+void stream_store::set_capture_places(unsigned worker, const capture_places* p) {
+    if (places_.size() <= worker) places_.resize(worker + 1, nullptr);
+    places_[worker] = p;
+}
+
 std::string stream_file_name(std::uint64_t conn, const char* label) {
     return std::to_string(conn) + "-" + label + ".bin";
 }
@@ -93,7 +98,13 @@ Result<std::unique_ptr<stream_store>> stream_store::open(const stream_store_opti
         e.usage = true;
         return e;
     };
-    if (opt.dir.empty()) return usage(make_error("--streams-dir: an empty path"));
+    if (opt.dir.empty()) {
+        // No directory: nothing on disk, the observer alone (--export).
+        std::unique_ptr<stream_store> s(new stream_store());
+        s->opt_ = opt;
+        s->opt_.write_files = false;
+        return s;
+    }
     if (::mkdir(opt.dir.c_str(), 0755) != 0 && errno != EEXIST)
         return usage(make_error("--streams-dir '", opt.dir, "': cannot create it: ", std::strerror(errno)));
     std::unique_ptr<stream_store> s(new stream_store());
@@ -211,6 +222,10 @@ void stream_store::on_data(conn_out& c, const stream_msg& m) noexcept {
     dir_out& x = c.d[m.dir];
     std::uint64_t total = 0;
     for (unsigned i = 0; i < m.npieces; ++i) total += m.u.data.pieces[i].len;
+    c.last_seq = std::max(c.last_seq, m.cap_seq);
+    if (observer_ != nullptr && total != 0)
+        observer_->data(m.conn, c.worker, m.dir, label_of(c.client, c.first_dir, m.dir), m.offset - x.gap_bytes,
+                        m.u.data.pieces, m.npieces);
     if (m.offset > x.next) {
         // Messages dropped on the stream ring: a hole in the file.
         add_range(x.lost, x.next, m.offset - x.next);
@@ -272,7 +287,9 @@ void stream_store::on_data(conn_out& c, const stream_msg& m) noexcept {
 
 void stream_store::on_gap(conn_out& c, const stream_msg& m) noexcept {
     dir_out& x = c.d[m.dir];
-    if (m.offset > x.next) {
+    c.last_seq = std::max(c.last_seq, m.cap_seq);
+    x.gap_bytes += m.u.gap.len;
+    if (m.offset > x.next && opt_.data_messages) {
         add_range(x.lost, x.next, m.offset - x.next);
         c_.bytes_lost.add(m.offset - x.next);
     }
@@ -286,18 +303,20 @@ void stream_store::end_connection(std::uint64_t id, conn_out& c, const stream_ms
     s.worker = c.worker;
     s.key = c.key;
     s.first_ns = c.first_ns;
+    s.pcap_first = c.pcap_first;
+    if (const capture_places* p = places_of(c.worker); p != nullptr) s.pcap_last = p->at_or_after(c.last_seq);
     std::int8_t client = c.client;
     std::uint8_t first_dir = c.first_dir;
     if (end != nullptr) {
         client = end->client;
         first_dir = end->first_dir;
         s.last_ns = end->u.end.last_ns;
-        s.packets = end->u.end.packets;
     }
     // The client's direction first when known, else the first packet's.
     const int first = client >= 0 ? client : first_dir;
     for (int k = 0; k < 2; ++k) {
         const int d = k == 0 ? first : 1 - first;
+        s.d_of[k] = d;
         dir_out& x = c.d[d];
         direction_summary& o = s.dir[k];
         close_fd(x);
@@ -319,30 +338,28 @@ void stream_store::end_connection(std::uint64_t id, conn_out& c, const stream_ms
             o.delivered = end->u.end.delivered[d];
             o.overlap_conflicts = end->u.end.conflicts[d];
             o.midstream = end->u.end.midstream[d];
+            o.packets = end->u.end.packets[d];
             o.end = tcp::to_string(static_cast<tcp::end_reason>(end->u.end.end[d]));
             if (o.end == "none") o.end = "eof";
         } else {
             o.midstream = c.midstream;
             o.end = "eof";
         }
-        if (end != nullptr && end->u.end.offset[d] > x.next) {
+        if (end != nullptr && end->u.end.offset[d] > x.next && opt_.data_messages) {
             // Read after the last message that came (dropped on a full stream
             // ring): lost too.
             const std::uint64_t tail = end->u.end.offset[d] - x.next;
-            if (opt_.write_files) {
-                add_range(x.lost, x.next, tail);
-                c_.bytes_lost.add(tail);
-            }
+            add_range(x.lost, x.next, tail);
+            c_.bytes_lost.add(tail);
         }
-        if (end == nullptr) {
-            o.delivered = x.written;  // all that is known of it
-            for (const auto& l : x.lost) o.delivered += l.second;
-        }
+        if (end == nullptr) o.delivered = x.next - x.gap_bytes;  // all that is known of it
+        // Without files (the observer alone), the bytes are those delivered.
+        if (!opt_.write_files) o.bytes = o.delivered;
         o.gaps = std::move(x.gaps);
         o.lost = std::move(x.lost);
     }
-    write_index(s);
-    if (on_end) on_end(s);
+    if (index_fd_ >= 0) write_index(s);
+    if (observer_ != nullptr) observer_->ended(s);
 }
 
 void stream_store::write_index(const connection_summary& s) noexcept {
@@ -414,6 +431,23 @@ void stream_store::handle(unsigned worker, const stream_msg& m) noexcept {
         c.first_dir = m.first_dir;
         c.midstream = m.u.open.midstream;
         c.first_ns = m.u.open.first_ns;
+        c.last_seq = m.u.open.cap_seq_end;
+        if (const capture_places* p = places_of(worker); p != nullptr) c.pcap_first = p->at_or_before(m.cap_seq);
+        if (observer_ != nullptr) {
+            connection_open o;
+            o.conn = m.conn;
+            o.worker = worker;
+            o.key = &c.key;
+            o.label[0] = label_of(c.client, c.first_dir, 0);
+            o.label[1] = label_of(c.client, c.first_dir, 1);
+            o.midstream = c.midstream;
+            o.first_ns = c.first_ns;
+            o.pcap_first = c.pcap_first;
+            observer_->opened(o);
+        }
+        return;
+    case msg_kind::mark:
+        c.last_seq = std::max(c.last_seq, m.cap_seq);
         return;
     case msg_kind::data:
         on_data(c, m);

@@ -200,6 +200,41 @@ const OptionSpec option_table[] = {
          return assign(st.out.settings.tcp.max_flows,
                        values::parse_uint_as<std::uint32_t>(v, values::max_flows_range));
      }},
+    heading("Fleet export to NATS JetStream (rxinto-index, rxinto-query):"),
+    {{"export", 0, "URLS", "publish a record per connection direction when it\n"
+                           "opens and ends: nats://H:P[,nats://H:P...]"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.export_.urls, values::parse_nats_urls(v));
+     }},
+    {{"node", 0, "NAME", "this sensor's name in the records and subjects\n"
+                         "([A-Za-z0-9_-]; default: the host name)"},
+     [](CliState& st, std::string_view v) { return assign(st.out.settings.export_.node, values::parse_node_name(v)); }},
+    {{"export-streams", 0, "", "also publish the stream bytes as chunks\n"
+                               "(rxinto.<node>.data.<conn>.<dir>)"},
+     [](CliState& st, std::string_view) -> Status {
+         st.out.settings.export_.streams = true;
+         return {};
+     }},
+    {{"export-spool", 0, "DIR", "keep what cannot be sent in DIR, sent later\n"
+                                "(default: none, it is dropped and counted)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.export_.spool_dir, values::parse_output_dir(v));
+     }},
+    {{"export-spool-mb", 0, "MB", "the spool's budget on disk, MiB, 1..1048576"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.export_.spool_mb, values::parse_uint(v, values::spool_mb_range));
+     }},
+    {{"export-wait", 0, "SECONDS", "at the end, wait at most this long for the\n"
+                                   "server's acknowledgements, 0..3600 (default 10)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.export_.wait_s, values::parse_export_wait(v));
+     }},
+    {{"export-replicas", 0, "N", "replicas of the stream rxinto creates, 1..5\n"
+                                 "(0, default: 3 on a cluster of 3 or more, else 1)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.export_.replicas,
+                       values::parse_uint_as<std::uint32_t>(v, values::export_replicas_range));
+     }},
     heading("DPDK and memory:"),
     {{"burst", 0, "N", "rx burst size, 1..512"},
      [](CliState& st, std::string_view v) {

@@ -486,6 +486,33 @@ constexpr KeySpec<TcpSettings> tcp_keys[] = {
      }},
 };
 
+constexpr KeySpec<ExportSettings> export_keys[] = {
+    {"urls", [](ExportSettings& e, std::string_view v) { return assign(e.urls, values::parse_nats_urls(v)); }},
+    {"node", [](ExportSettings& e, std::string_view v) { return assign(e.node, values::parse_node_name(v)); }},
+    {"streams", [](ExportSettings& e, std::string_view v) { return assign(e.streams, values::parse_bool(v)); }},
+    {"spool_dir",
+     [](ExportSettings& e, std::string_view v) { return assign(e.spool_dir, values::parse_output_dir(v)); }},
+    {"spool_mb",
+     [](ExportSettings& e, std::string_view v) {
+         return assign(e.spool_mb, values::parse_uint(v, values::spool_mb_range));
+     }},
+    {"wait", [](ExportSettings& e, std::string_view v) { return assign(e.wait_s, values::parse_export_wait(v)); }},
+    {"replicas",
+     [](ExportSettings& e, std::string_view v) {
+         return assign(e.replicas, values::parse_uint_as<std::uint32_t>(v, values::export_replicas_range));
+     }},
+    {"ring_mb",
+     [](ExportSettings& e, std::string_view v) {
+         return assign(e.ring_mb, values::parse_uint_as<std::uint32_t>(v, values::export_ring_mb_range));
+     }},
+    {"connect_timeout",
+     [](ExportSettings& e, std::string_view v) {
+         return assign(e.connect_timeout_s, values::parse_connect_timeout(v));
+     }},
+    {"require_server",
+     [](ExportSettings& e, std::string_view v) { return assign(e.require_server, values::parse_bool(v)); }},
+};
+
 /// A [portN] section while it is being read: which source key set it, if any.
 struct PortDraft {
     PortSettings port;
@@ -611,6 +638,9 @@ Result<Settings> load_file(const std::string& path) {
         } else if (section.name == "capture") {
             st = apply_section(path, section, capture_keys, s.capture);
             if (st) s.capture.write = resolve_path(path, s.capture.write);
+        } else if (section.name == "export") {
+            st = apply_section(path, section, export_keys, s.export_);
+            if (st) s.export_.spool_dir = resolve_path(path, s.export_.spool_dir);
         } else if (const auto index = port_index(section.name)) {
             PortDraft draft;
             st = apply_section(path, section, port_keys, draft);
@@ -625,7 +655,7 @@ Result<Settings> load_file(const std::string& path) {
             }
         } else {
             st = file_error(path, section.line, section.name, "",
-                            "unknown section (accepted: eal, port0..port31, mempool, run, tcp, capture)");
+                            "unknown section (accepted: eal, port0..port31, mempool, run, tcp, capture, export)");
         }
         if (!st) return std::move(st).error();
     }
@@ -838,6 +868,38 @@ Status validate(const Settings& s) {
                           "--filter EXPR or a filter expression after the options)");
     }
 
+    // [export]
+    const ExportSettings& x = s.export_;
+    if (!(st = check("[export] urls", values::parse_nats_urls(x.urls)))) return st;
+    if (!(st = check("[export] node", values::parse_node_name(x.node)))) return st;
+    if (!(st = check("[export] spool_dir", values::parse_output_dir(x.spool_dir)))) return st;
+    if (!(st = check_uint("[export] spool_mb", x.spool_mb, values::spool_mb_range))) return st;
+    if (!(st = check_uint("[export] replicas", x.replicas, values::export_replicas_range))) return st;
+    if (!(st = check_uint("[export] ring_mb", x.ring_mb, values::export_ring_mb_range))) return st;
+    if (!(x.wait_s >= 0 && x.wait_s <= values::max_export_wait_s))
+        return make_error("[export] wait: ", number(x.wait_s), " is out of range (accepted: seconds, 0..3600)");
+    if (!(x.connect_timeout_s >= values::min_connect_timeout_s &&
+          x.connect_timeout_s <= values::max_connect_timeout_s))
+        return make_error("[export] connect_timeout: ", number(x.connect_timeout_s),
+                          " is out of range (accepted: seconds, 0.1..60)");
+    if (x.urls.empty()) {
+        std::string set;
+        const auto add = [&](bool on, std::string_view key) {
+            if (!on) return;
+            if (!set.empty()) set += ", ";
+            set += key;
+        };
+        add(!x.node.empty(), "node");
+        add(x.streams, "streams");
+        add(!x.spool_dir.empty(), "spool_dir");
+        if (!set.empty())
+            return make_error("[export] ", set, ": set without urls (export is off; set urls = nats://HOST:PORT,"
+                              " or --export nats://HOST:PORT)");
+    } else if (!t.enabled) {
+        return make_error("[export] urls: export needs TCP reassembly (its records describe reassembled"
+                          " connections), which is off (enabled = no, --no-tcp)");
+    }
+
     // [run] workers: [eal] lcores is the list it builds.
     if (s.run.workers != 0) {
         const std::string computed = computed_lcores(s);
@@ -879,6 +941,7 @@ std::vector<KeyInfo> keys() {
     list_keys(out, "run", run_keys);
     list_keys(out, "tcp", tcp_keys);
     list_keys(out, "capture", capture_keys);
+    list_keys(out, "export", export_keys);
     return out;
 }
 
@@ -895,6 +958,8 @@ Status apply_key(Settings& s, std::string_view section, std::string_view key, st
         st = apply_one(tcp_keys, s.tcp, key, value, found);
     } else if (section == "capture") {
         st = apply_one(capture_keys, s.capture, key, value, found);
+    } else if (section == "export") {
+        st = apply_one(export_keys, s.export_, key, value, found);
     } else if (section == "port") {
         if (key == "pcap" || key == "vdev" || key == "pci") {
             return make_error("[port] ", key, ": a port's source is set with --pcap, --vdev or --pci");
@@ -908,7 +973,7 @@ Status apply_key(Settings& s, std::string_view section, std::string_view key, st
         if (s.ports.empty()) found = std::any_of(std::begin(port_keys), std::end(port_keys),
                                                  [&](const auto& k) { return k.key == key; });
     } else {
-        return make_error("[", section, "]: unknown section (accepted: eal, port, mempool, run, tcp, capture)");
+        return make_error("[", section, "]: unknown section (accepted: eal, port, mempool, run, tcp, capture, export)");
     }
     if (!found) return make_error("[", section, "] ", key, ": unknown key");
     if (!st) return make_error("[", section, "] ", key, ": ", st.error().message);

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <charconv>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -345,6 +346,109 @@ Result<std::string> parse_output_dir(std::string_view text) {
         }
     }
     return std::string(text);
+}
+
+Result<std::string> parse_nats_urls(std::string_view text) {
+    text = trim(text);
+    if (text.empty()) return std::string();
+    constexpr std::string_view accepted =
+        "(accepted: nats://HOST:PORT, several joined with ',', e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222)";
+    std::string out;
+    std::size_t count = 0;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+        const std::size_t comma = text.find(',', pos);
+        const std::string_view url = trim(text.substr(pos, comma == std::string_view::npos ? std::string_view::npos
+                                                                                        : comma - pos));
+        pos = comma == std::string_view::npos ? text.size() + 1 : comma + 1;
+        if (url.empty()) return make_error("empty URL in ", quote(text), " ", accepted);
+        if (++count > max_nats_urls)
+            return make_error("more than ", std::to_string(max_nats_urls), " URLs in ", quote(text));
+        constexpr std::string_view scheme = "nats://";
+        if (url.substr(0, scheme.size()) != scheme)
+            return make_error(quote(url), " is not a NATS URL: it must start with nats:// ", accepted);
+        std::string_view rest = url.substr(scheme.size());
+        for (char c : rest) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u <= 0x20 || u >= 0x7f || c == '/' || c == '?' || c == '#' || c == ',')
+                return make_error(quote(url), ": unexpected character after nats:// ", accepted);
+        }
+        std::string_view userinfo;
+        if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
+            userinfo = rest.substr(0, at + 1);
+            rest = rest.substr(at + 1);
+        }
+        std::string_view host = rest;
+        std::string_view port;
+        if (!rest.empty() && rest.front() == '[') {
+            const std::size_t close = rest.find(']');
+            if (close == std::string_view::npos) return make_error(quote(url), ": missing ']' after an IPv6 address");
+            host = rest.substr(0, close + 1);
+            const std::string_view after = rest.substr(close + 1);
+            if (!after.empty()) {
+                if (after.front() != ':') return make_error(quote(url), ": expected ':PORT' after ']'");
+                port = after.substr(1);
+            }
+            if (host.size() < 3) return make_error(quote(url), ": empty IPv6 address");
+            for (char c : host.substr(1, host.size() - 2))
+                if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'))
+                    return make_error(quote(url), ": ", quote(host), " is not an IPv6 address");
+        } else if (const std::size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
+            host = rest.substr(0, colon);
+            port = rest.substr(colon + 1);
+            if (host.find(':') != std::string_view::npos)
+                return make_error(quote(url), ": write an IPv6 address in brackets, e.g. nats://[::1]:4222");
+        }
+        if (host.empty()) return make_error(quote(url), ": no host ", accepted);
+        if (host.front() != '[') {
+            for (char c : host)
+                if (!is_alnum(c) && c != '.' && c != '-' && c != '_')
+                    return make_error(quote(url), ": ", quote(host), " is not a host name or address");
+        }
+        std::uint64_t port_number = 4222;  // NATS's well-known client port
+        const bool port_given = host.size() < rest.size();  // a ':' followed the host
+        if (port_given) {
+            auto p = parse_uint(port, UintRange{1, 65535});
+            if (!p) return make_error(quote(url), ": port: ", p.error().message);
+            port_number = p.value();
+        }
+        if (!out.empty()) out += ',';
+        out += scheme;
+        out += userinfo;
+        out += host;
+        out += ':';
+        out += std::to_string(port_number);
+    }
+    return out;
+}
+
+Result<std::string> parse_node_name(std::string_view text) {
+    text = trim(text);
+    constexpr std::string_view accepted = "(accepted: letters, digits, '_' and '-', at most 64; it names the"
+                                          " NATS subjects rxinto.<node>.*)";
+    if (text.size() > max_node_name) return make_error(quote(text), " is too long ", accepted);
+    for (char c : text)
+        if (!is_alnum(c) && c != '_' && c != '-') return make_error(quote(text), " is not a node name ", accepted);
+    return std::string(text);
+}
+
+Result<double> parse_export_wait(std::string_view text) {
+    text = trim(text);
+    constexpr std::string_view accepted = "(accepted: seconds, decimal, 0..3600)";
+    const auto v = parse_decimal(text);
+    if (!v) return make_error(quote(text), " is not a number of seconds ", accepted);
+    if (!std::isfinite(*v) || *v < 0 || *v > max_export_wait_s) return make_error(quote(text), " is out of range ", accepted);
+    return *v;
+}
+
+Result<double> parse_connect_timeout(std::string_view text) {
+    text = trim(text);
+    constexpr std::string_view accepted = "(accepted: seconds, decimal, 0.1..60)";
+    const auto v = parse_decimal(text);
+    if (!v) return make_error(quote(text), " is not a number of seconds ", accepted);
+    if (!std::isfinite(*v) || *v < min_connect_timeout_s || *v > max_connect_timeout_s)
+        return make_error(quote(text), " is out of range ", accepted);
+    return *v;
 }
 
 Result<std::string> parse_output_file(std::string_view text) {

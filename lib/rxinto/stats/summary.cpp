@@ -186,6 +186,36 @@ std::string summary_text(const Summary& s) {
             o += buf;
         }
     }
+    if (n.exp.enabled) {
+        const ExportStats& x = n.exp;
+        std::snprintf(buf, sizeof buf,
+                      "  export     node %s: %llu records exported, %llu acknowledged (%llu duplicates),"
+                      " %llu spooled, %llu dropped; %llu in the spool (%llu bytes), %llu retries,"
+                      " %llu disconnects\n",
+                      x.node.c_str(), static_cast<unsigned long long>(x.exported),
+                      static_cast<unsigned long long>(x.acked), static_cast<unsigned long long>(x.duplicates),
+                      static_cast<unsigned long long>(x.spooled), static_cast<unsigned long long>(x.dropped),
+                      static_cast<unsigned long long>(x.in_spool), static_cast<unsigned long long>(x.spool_bytes),
+                      static_cast<unsigned long long>(x.retries), static_cast<unsigned long long>(x.disconnects));
+        o += buf;
+        if (x.chunks_enabled) {
+            std::snprintf(buf, sizeof buf,
+                          "  export     stream chunks: %llu exported (%llu bytes), %llu acknowledged, %llu spooled,"
+                          " %llu dropped\n",
+                          static_cast<unsigned long long>(x.chunks_exported),
+                          static_cast<unsigned long long>(x.chunk_bytes),
+                          static_cast<unsigned long long>(x.chunks_acked),
+                          static_cast<unsigned long long>(x.chunks_spooled),
+                          static_cast<unsigned long long>(x.chunks_dropped));
+            o += buf;
+        }
+        for (const auto& [k, v] : x.drops) {
+            if (v == 0) continue;
+            std::snprintf(buf, sizeof buf, "  export     dropped (%s): %llu\n", k.c_str(),
+                          static_cast<unsigned long long>(v));
+            o += buf;
+        }
+    }
     for (const auto& c : s.captures) {
         std::snprintf(buf, sizeof buf,
                       "  capture of port %u: %s: %llu packets, %llu bytes captured, %llu on the "
@@ -220,7 +250,39 @@ std::string summary_json(const Summary& s) {
         j.value("capture_ring_full", n.capture_ring_full);
     }
     if (n.tcp_enabled) j.value("streams_ring_full", n.streams_ring_full);
+    if (n.exp.enabled) j.value("export_dropped", n.exp.dropped + n.exp.chunks_dropped);
     j.end_object();
+    if (n.exp.enabled) {
+        const ExportStats& x = n.exp;
+        j.begin_object("export");
+        j.value("node", x.node);
+        j.value("run", x.run);
+        j.value("connected", x.connected);
+        j.value("exported", x.exported);
+        j.value("acked", x.acked);
+        j.value("duplicates", x.duplicates);
+        j.value("spooled", x.spooled);
+        j.value("dropped", x.dropped);
+        j.value("in_spool", x.in_spool);
+        j.value("spool_bytes", x.spool_bytes);
+        j.value("inflight", x.inflight);
+        j.value("retries", x.retries);
+        j.value("disconnects", x.disconnects);
+        j.value("reconnects", x.reconnects);
+        j.value("records_truncated", x.records_truncated);
+        j.begin_object("drops");
+        for (const auto& [k, v] : x.drops) j.value(k, v);
+        j.end_object();
+        j.begin_object("chunks");
+        j.value("enabled", x.chunks_enabled);
+        j.value("exported", x.chunks_exported);
+        j.value("bytes", x.chunk_bytes);
+        j.value("acked", x.chunks_acked);
+        j.value("spooled", x.chunks_spooled);
+        j.value("dropped", x.chunks_dropped);
+        j.end_object();
+        j.end_object();
+    }
     if (n.capture_enabled || n.filter_enabled) {
         j.begin_object("capture");
         j.value("packets", n.capture_packets);

@@ -111,6 +111,7 @@ void fill_stats(const Snapshot& s, rte_tel_data* d) {
         if (s.dispatch) add_u64(c, "dispatch_ring_full", s.dispatch_ring_full);
         if (s.capture_enabled) add_u64(c, "capture_ring_full", s.capture_ring_full);
         if (s.tcp_enabled) add_u64(c, "streams_ring_full", s.streams_ring_full);
+        if (s.exp.enabled) add_u64(c, "export_dropped", s.exp.dropped + s.exp.chunks_dropped);
     });
     if (s.capture_enabled || s.filter_enabled) {
         add_dict(d, "capture", [&](rte_tel_data* c) {
@@ -123,6 +124,21 @@ void fill_stats(const Snapshot& s, rte_tel_data* d) {
             add_u64(c, "open_failures", s.capture_open_failures);
             add_u64(c, "filter_matched", s.filter_matched);
             add_u64(c, "filter_rejected", s.filter_rejected);
+        });
+    }
+    if (s.exp.enabled) {
+        add_dict(d, "export", [&](rte_tel_data* c) {
+            rte_tel_data_add_dict_string(c, "node", s.exp.node.c_str());
+            add_u64(c, "connected", s.exp.connected ? 1 : 0);
+            add_u64(c, "exported", s.exp.exported);
+            add_u64(c, "acked", s.exp.acked);
+            add_u64(c, "spooled", s.exp.spooled);
+            add_u64(c, "dropped", s.exp.dropped);
+            add_u64(c, "in_spool", s.exp.in_spool);
+            add_u64(c, "inflight", s.exp.inflight);
+            add_u64(c, "chunks_exported", s.exp.chunks_exported);
+            add_u64(c, "chunks_acked", s.exp.chunks_acked);
+            add_u64(c, "chunks_dropped", s.exp.chunks_dropped);
         });
     }
     if (s.dispatch) {

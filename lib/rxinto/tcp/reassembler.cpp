@@ -626,7 +626,7 @@ void reassembler::impl::segment_in(burst_seg& s, connection* c, std::uint64_t no
         }
     }
     mark_touched(*c);
-    ++c->packets_;
+    ++c->packets_[d];
 
     stream& own = c->dir_[d];
     stream& peer = c->dir_[1 - d];

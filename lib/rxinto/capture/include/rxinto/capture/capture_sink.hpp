@@ -26,6 +26,15 @@ struct rte_ring;
 
 namespace rxinto::capture {
 
+/// How many packets a worker has put on its capture ring, before the burst in
+/// progress and after it: stream messages carry these (stream_msg cap_seq),
+/// so that the output thread can say where in the pcapng files a
+/// connection's packets are. Written and read on the worker's lcore only.
+struct capture_seq {
+    std::uint64_t burst_start = 0;
+    std::uint64_t burst_end = 0;
+};
+
 struct capture_ring {
     rte_ring* ring = nullptr;        ///< to the output thread (null: nothing is written)
     const packet_clock* clock = nullptr;
@@ -47,6 +56,8 @@ public:
     [[nodiscard]] std::uint64_t filter_rejected() const noexcept { return rejected_count_.get(); }
     /// Packets not written: the capture ring was full (capture_ring_full).
     [[nodiscard]] std::uint64_t ring_full() const noexcept { return ring_full_.get(); }
+    /// Packets enqueued so far (see capture_seq); for the worker's stream feed.
+    [[nodiscard]] const capture_seq* seq() const noexcept { return &seq_; }
 
 private:
     void write(rte_mbuf** pkts, std::uint16_t n) noexcept;
@@ -56,6 +67,7 @@ private:
     bool before_;
     capture_ring out_;
     int time_field_ = -1;
+    capture_seq seq_;
     stats::counter matched_count_;
     stats::counter rejected_count_;
     stats::counter ring_full_;

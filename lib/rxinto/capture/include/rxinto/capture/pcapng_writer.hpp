@@ -192,6 +192,15 @@ public:
     [[nodiscard]] const pcapng_counters& counters() const noexcept { return c_; }
     /// The file being written ("" if none); not while write_burst runs.
     [[nodiscard]] std::string current_file() const;
+    /// Where the next packet goes, between write_bursts: the number of the
+    /// current file in the series (1 for the first; 0: no file open), its name
+    /// (valid until the writer opens another file: copy it) and its size.
+    struct position_t {
+        std::uint64_t file_no = 0;
+        const char* name = nullptr;
+        std::uint64_t offset = 0;
+    };
+    [[nodiscard]] position_t position() const noexcept;
     /// Bytes kept per packet: min(snaplen or frame_max, frame_max).
     [[nodiscard]] std::uint32_t snap_length() const noexcept { return snap_; }
 

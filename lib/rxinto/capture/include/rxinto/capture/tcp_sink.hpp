@@ -36,6 +36,7 @@ public:
 
     [[nodiscard]] const tcp::reassembler& reassembler() const noexcept { return *r_; }
     [[nodiscard]] const stream_feed* feed() const noexcept { return feed_.get(); }
+    [[nodiscard]] stream_feed* feed() noexcept { return feed_.get(); }
 
 private:
     void process(rte_mbuf** pkts, std::uint16_t n, std::uint16_t port_index, std::uint64_t live_ns) noexcept;

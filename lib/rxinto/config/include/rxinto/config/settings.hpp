@@ -37,6 +37,7 @@ enum class PortKind : std::uint8_t {
 //    as given (relative to the working directory). overlap and checksum are
 //    normalised to their lower-case names.
 //  - CaptureSettings::write: resolved like streams_dir.
+//  - ExportSettings::spool_dir: resolved like streams_dir.
 //  - RunSettings::dispatch: normalised to "auto", "yes" or "no".
 //  - EalSettings::lcores: computed by worker_lcores() when RunSettings::workers != 0.
 
@@ -154,6 +155,39 @@ struct CaptureSettings {
     friend bool operator==(const CaptureSettings&, const CaptureSettings&) = default;
 };
 
+/// Fleet export (DESIGN.md: sensors -> NATS JetStream -> rxinto-index ->
+/// PostgreSQL): connection records, and optionally stream bytes, published to
+/// a JetStream cluster. The exporting lives in lib/rxinto/export/; this is what
+/// the INI [export] section and the command line set.
+struct ExportSettings {
+    /// NATS server URLs, "nats://HOST:PORT" joined with ','; "" = no export.
+    /// Normalised by values::parse_nats_urls (no spaces, port always given).
+    std::string urls;
+    /// This sensor's name in subjects and records: [A-Za-z0-9_-], 1..64
+    /// characters; "" = the host name's first label (checked when the run starts).
+    std::string node;
+    /// Also publish the delivered stream bytes as chunks (rxinto.<node>.data.<conn>.<dir>).
+    bool streams = false;
+    /// Records that cannot be sent (no server, or too slow) are kept in a file
+    /// here and sent later, up to spool_mb; "" = no spool: they are dropped (counted).
+    std::string spool_dir;
+    std::uint64_t spool_mb = 1024;  ///< MiB, 1..1048576
+    /// At a normal end, wait at most this long for the acknowledgements, seconds 0..3600.
+    double wait_s = 10;
+    /// Replicas of the JetStream stream when rxinto creates it: 0 = 3 when the
+    /// cluster has at least 3 servers, else 1; or 1..5.
+    std::uint32_t replicas = 0;
+    /// The ring between the record producers and the export thread, MiB, 1..1024.
+    std::uint32_t ring_mb = 16;
+    /// At start-up: how long to try to reach a server, seconds 0.1..60.
+    double connect_timeout_s = 2;
+    /// yes: no server reachable at start-up is an error (exit 2); no: start
+    /// anyway and spool (or drop) until one answers.
+    bool require_server = true;
+
+    friend bool operator==(const ExportSettings&, const ExportSettings&) = default;
+};
+
 struct Settings {
     EalSettings eal;
     std::vector<PortSettings> ports{PortSettings{}};
@@ -161,6 +195,7 @@ struct Settings {
     RunSettings run;
     TcpSettings tcp;
     CaptureSettings capture;
+    ExportSettings export_;  ///< [export] ("export" is a C++ keyword)
 
     friend bool operator==(const Settings&, const Settings&) = default;
 };

@@ -50,6 +50,15 @@ inline constexpr UintRange rotate_mb_range{0, 1048576};      // MB = 1,000,000 b
 inline constexpr UintRange rotate_seconds_range{0, 31536000};  // one year
 inline constexpr UintRange ring_files_range{0, 100000};
 inline constexpr UintRange snaplen_range{64, 262144};        // or 0 (whole frame)
+// [export]
+inline constexpr UintRange spool_mb_range{1, 1048576};
+inline constexpr UintRange export_replicas_range{0, 5};       // 0: auto (3 on a cluster of 3+, else 1)
+inline constexpr UintRange export_ring_mb_range{1, 1024};
+inline constexpr double max_export_wait_s = 3600.0;
+inline constexpr double min_connect_timeout_s = 0.1;
+inline constexpr double max_connect_timeout_s = 60.0;
+inline constexpr std::size_t max_nats_urls = 16;
+inline constexpr std::size_t max_node_name = 64;
 
 /// Strips leading/trailing spaces, tabs, CR and LF.
 [[nodiscard]] std::string_view trim(std::string_view text) noexcept;
@@ -112,6 +121,18 @@ inline constexpr UintRange streams_max_open_range{0, 1048576};  // 0: from RLIMI
 /// are checked here (no control characters but tabs); the syntax is libpcap's
 /// business when the filter is compiled (capture/filter.hpp).
 [[nodiscard]] Result<std::string> parse_filter(std::string_view text);
+/// [export] urls: "nats://HOST[:PORT][,nats://...]" (HOST a name, an IPv4
+/// address or [IPv6]; PORT 1..65535, 4222 when left out; an optional
+/// USER[:PASSWORD]@ before HOST); at most max_nats_urls. Returns the list
+/// joined with ',', every port written out; "" stays "" (no export).
+[[nodiscard]] Result<std::string> parse_nats_urls(std::string_view text);
+/// [export] node: [A-Za-z0-9_-], 1..64 characters ("" = the host name, later);
+/// it becomes a NATS subject token, so no '.', '*', '>' or spaces.
+[[nodiscard]] Result<std::string> parse_node_name(std::string_view text);
+/// [export] wait: seconds, decimal, 0..3600.
+[[nodiscard]] Result<double> parse_export_wait(std::string_view text);
+/// [export] connect_timeout: seconds, decimal, 0.1..60.
+[[nodiscard]] Result<double> parse_connect_timeout(std::string_view text);
 /// The device name part of vdev devargs ("net_null0" of "net_null0,size=64").
 [[nodiscard]] std::string_view vdev_name(std::string_view devargs) noexcept;
 /// Splits at runs of spaces/tabs; no quoting (EAL arguments rarely need it).

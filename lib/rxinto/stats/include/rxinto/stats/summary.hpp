@@ -42,6 +42,25 @@ struct WorkerStats {
 
 using named_counts = std::vector<std::pair<std::string, std::uint64_t>>;
 
+/// Fleet export (--export): the exporter's counters (export/exporter.hpp).
+struct ExportStats {
+    bool enabled = false;
+    std::string node;
+    std::uint64_t run = 0;
+    bool connected = false;
+    std::uint64_t exported = 0;    ///< records taken from the ring
+    std::uint64_t acked = 0;       ///< records JetStream stored
+    std::uint64_t duplicates = 0;  ///< of those, already stored (a retry)
+    std::uint64_t spooled = 0;     ///< records written to the spool
+    std::uint64_t dropped = 0;     ///< records dropped (sum of drops' record part)
+    bool chunks_enabled = false;
+    std::uint64_t chunks_exported = 0, chunks_acked = 0, chunks_spooled = 0, chunks_dropped = 0;
+    std::uint64_t chunk_bytes = 0;
+    std::uint64_t in_spool = 0, spool_bytes = 0, inflight = 0, retries = 0;
+    std::uint64_t disconnects = 0, reconnects = 0, records_truncated = 0;
+    named_counts drops;  ///< reason -> records and chunks dropped for it
+};
+
 struct Snapshot {
     double t_s = 0;  ///< seconds since the start of reception
     std::vector<PortStats> ports;
@@ -79,6 +98,7 @@ struct Snapshot {
     std::uint64_t stream_files_reopened = 0;  ///< descriptors reopened under the open-files limit
     std::uint64_t streams_ring_full = 0;     ///< stream messages a full stream ring dropped
     std::uint64_t stream_bytes_unsent = 0;   ///< stream bytes they carried
+    ExportStats exp;                         ///< --export
 
     /// Value of a named tcp counter (0 when absent).
     [[nodiscard]] std::uint64_t tcp_count(const std::string& name) const noexcept;

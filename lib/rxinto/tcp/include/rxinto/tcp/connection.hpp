@@ -77,7 +77,9 @@ public:
     [[nodiscard]] bool midstream() const noexcept { return midstream_; }
     /// Packets of this connection handed to the reassembler, and the packet
     /// times of the first and the last one (ns).
-    [[nodiscard]] std::uint64_t packets() const noexcept { return packets_; }
+    [[nodiscard]] std::uint64_t packets() const noexcept { return packets_[0] + packets_[1]; }
+    /// Packets direction d sent.
+    [[nodiscard]] std::uint64_t packets(direction d) const noexcept { return packets_[flow::index_of(d)]; }
     [[nodiscard]] std::uint64_t first_ns() const noexcept { return first_ns_; }
     [[nodiscard]] std::uint64_t last_packet_ns() const noexcept { return last_ns; }
     /// The endpoint that sends direction d, as text (inet_ntop) and port.
@@ -106,7 +108,7 @@ private:
     // ---- cold ---------------------------------------------------------------
     flow::flow_key key_;
     std::uint64_t id_ = 0;
-    std::uint64_t packets_ = 0;
+    std::array<std::uint64_t, 2> packets_{};
     std::uint64_t first_ns_ = 0;
     std::array<seq32, 2> isn_{};
 
