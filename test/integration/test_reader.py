@@ -13,6 +13,7 @@ Usage: test_reader.py BUILD_DIR SOURCE_DIR [--only NAME]. Standard library only.
 """
 import json
 import os
+import signal
 import shutil
 import struct
 import subprocess
@@ -210,6 +211,39 @@ try:
         st = rxtest.read_json(os.path.join(tmp, "pipe.json"))
         check(p.returncode == 0 and st is not None and st["rx_packets"] == base["rx_packets"],
               f"a pipe written in two parts replays whole ({p.returncode} {st and st['rx_packets']})")
+
+    @case("net_pcap_on_a_fifo_is_a_live_port")
+    def _():
+        # net_pcap reads a FIFO as it comes. Before, rxinto scanned the capture
+        # first to count its records, took the FIFO's bytes itself (a FIFO has
+        # one reader), and net_pcap's own open then blocked until a signal
+        # ended the run with no port.
+        gen = rxtest.app(BUILD, "rxinto-gen")
+        ref = os.path.join(tmp, "fifo-ref.pcap")
+        subprocess.run([gen, "--out", ref, "--flows", "5"], check=True, capture_output=True)
+        _, base, _ = replay(["--pcap", ref], "fifo reference")
+        fifo = os.path.join(tmp, "live.fifo")
+        os.mkfifo(fifo)
+        js = os.path.join(tmp, "fifo.json")
+        p = subprocess.Popen([RXINTO, "--stats-json", js, "--in-memory"] + COMMON +
+                             ["--vdev", f"net_pcap_f,rx_pcap={fifo}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with open(fifo, "wb") as f:  # waits for net_pcap to open it
+            f.write(open(ref, "rb").read())
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        try:
+            _, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        st = rxtest.read_json(js)
+        check(p.returncode == 0 and st is not None and base is not None and
+              st["rx_packets"] == base["rx_packets"],
+              f"net_pcap on a FIFO receives the whole capture ({p.returncode}"
+              f" {st and st['rx_packets']} of {base and base['rx_packets']}: {err[-300:]!r})")
+        check(st is not None and any("not a regular file" in n for n in st["notes"]),
+              f"the summary says the FIFO is read as a live port ({st and st['notes']})")
 
     @case("link_types_rxinto_does_not_parse")
     def _():

@@ -1,5 +1,7 @@
 #include "rxinto/capture/replay.hpp"
 
+#include <sys/stat.h>
+
 #include <pcap/pcap.h>
 
 #include <algorithm>
@@ -104,6 +106,14 @@ std::string net_pcap_rx_file(const std::string& devargs) {
     return file;
 }
 
+namespace {
+/// A FIFO, a device or a socket: something that is there but is no file to scan.
+bool is_stream(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+}  // namespace
+
 Result<ReplayPlan> plan_replays(const config::Settings& s, const std::string& generated,
                                 const std::atomic<bool>* stop) {
     ReplayPlan plan;
@@ -132,7 +142,17 @@ Result<ReplayPlan> plan_replays(const config::Settings& s, const std::string& ge
             info.linktype = static_cast<int>(src.value()->first_linktype());
             plan.sources[i] = std::move(src.value());
             plan.pcap_ts[i] = true;  // the reader stamps each packet with its record's time (ns)
-        } else if (p.kind == config::PortKind::vdev && !(path = net_pcap_rx_file(p.source)).empty()) {
+        } else if (p.kind == config::PortKind::vdev && !(path = net_pcap_rx_file(p.source)).empty() &&
+                   is_stream(path)) {
+            // A FIFO or a device: net_pcap reads it as it comes, and it has no
+            // end to count up to. Scanning it here would take the bytes meant
+            // for net_pcap (a FIFO has one reader): a live port, stopped by a
+            // signal or --duration.
+            plan.offline = false;
+            plan.notes.push_back("port " + std::to_string(i) + " (net_pcap): '" + path +
+                                 "' is not a regular file: read as it comes, as a live port");
+            continue;
+        } else if (p.kind == config::PortKind::vdev && !path.empty()) {
             auto scanned = scan_capture(path, want_sample ? 2000 : 0, stop);
             if (!scanned) return make_error(label, ": ", scanned.error().message);
             if (scanned->stopped) return make_error(label, ": scan of '", path, "' stopped by a signal");
