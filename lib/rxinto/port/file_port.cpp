@@ -74,10 +74,16 @@ Result<std::unique_ptr<FilePort>> FilePort::create(std::shared_ptr<pcapfile::sou
     return f;
 }
 
+void FilePort::detach() noexcept {
+    // rte_eth_remove_rx_callback needs a valid port; after rte_eth_dev_close
+    // the callback can no longer be removed and outlives the port.
+    if (cb_ != nullptr && rte_eth_dev_is_valid_port(port_id_) != 0 &&
+        rte_eth_remove_rx_callback(port_id_, 0, cb_) == 0)
+        cb_ = nullptr;
+}
+
 FilePort::~FilePort() {
-    // After the port was closed there is nothing to remove the callback from.
-    if (cb_ != nullptr && rte_eth_dev_is_valid_port(port_id_) != 0)
-        rte_eth_remove_rx_callback(port_id_, 0, cb_);
+    detach();
     // rte_eth_from_rings made a device on the vdev bus; closing the ethdev
     // leaves it registered, and the next port of this name (a second run in
     // the process: the Python module) could not be made.

@@ -113,6 +113,8 @@ void Ports::stop() noexcept {
 void Ports::close() noexcept {
     stop();
     limits_.clear();
+    for (auto& f : files_)
+        if (f) f->detach();  // while the ports are valid: a closed port keeps its callbacks
     for (auto id : opened_) rte_eth_dev_close(id);
     opened_.clear();
     files_.clear();  // after the ports: their rings and mappings go last

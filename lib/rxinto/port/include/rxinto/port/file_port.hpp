@@ -76,8 +76,13 @@ public:
 
     FilePort(const FilePort&) = delete;
     FilePort& operator=(const FilePort&) = delete;
-    /// Removes the callback and frees the ring: call after the port is closed.
+    /// Frees the ring and removes the device: call after the port is closed
+    /// (and detach() before it).
     ~FilePort();
+    /// Removes the rx callback: before the port is closed. A closed port's
+    /// callbacks stay on its port id, and the next port of that id (another
+    /// run in the same process) would run this one's after it is gone.
+    void detach() noexcept;
 
     [[nodiscard]] std::uint16_t port_id() const noexcept { return port_id_; }
     [[nodiscard]] bool mapped() const noexcept { return src_->mapped(); }
