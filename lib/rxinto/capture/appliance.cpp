@@ -18,6 +18,7 @@
 
 #include "rxinto/capture/capture_sink.hpp"
 #include "rxinto/capture/dispatch.hpp"
+#include "rxinto/capture/endpoint_sink.hpp"
 #include "rxinto/capture/filter.hpp"
 #include "rxinto/capture/pcapng_writer.hpp"
 #include "rxinto/capture/replay.hpp"
@@ -45,6 +46,8 @@ struct Run {
     std::vector<std::size_t> first_queue;                        // per port: index into the above
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::unique_ptr<TcpSink>> tcp_sinks;  // one per worker when TCP-lite is on
+    std::vector<std::unique_ptr<EndpointSink>> endpoint_sinks;  // one per worker with [endpoint] address
+    std::vector<EndpointWorker> endpoint_workers;
     std::unique_ptr<Dispatcher> dispatcher;           // software dispatch, when on
     std::unique_ptr<bpf_filter> filter;               // --filter, shared read-only by the workers
     std::vector<std::unique_ptr<pcapng_writer>> writers;      // -w: one per worker
@@ -145,6 +148,26 @@ struct Run {
                 if (const stream_files* f = t->files(); f != nullptr) {
                     s.stream_bytes_written += f->bytes_written();
                     s.stream_write_errors += f->write_errors();
+                }
+            }
+        }
+        if (!endpoint_sinks.empty()) {
+            s.endpoint_enabled = true;
+            for (std::size_t i = 0; i < endpoint::endpoint_counters::size; ++i) {
+                std::uint64_t v = 0;
+                for (const auto& e : endpoint_sinks) v += e->ep().counters().get(i);
+                s.endpoint.emplace_back(endpoint::to_string(static_cast<endpoint::endpoint_counter>(i)), v);
+            }
+            for (std::size_t i = 0; i < tcp::tcp_counters::size; ++i) {
+                std::uint64_t v = 0;
+                for (const auto& e : endpoint_sinks) v += e->ep().stream_counters().get(i);
+                s.tcp.emplace_back(tcp::to_string(static_cast<tcp::tcp_counter>(i)), v);
+            }
+            for (const auto& e : endpoint_sinks) {
+                s.endpoint_connections += e->ep().connections();
+                if (auto* a = dynamic_cast<StreamsApp*>(&e->app()); a != nullptr && a->files() != nullptr) {
+                    s.stream_bytes_written += a->files()->bytes_written();
+                    s.stream_write_errors += a->files()->write_errors();
                 }
             }
         }
@@ -271,6 +294,65 @@ tcp::tcp_config tcp_config_of(const config::TcpSettings& t) {
     return c;
 }
 
+/// The endpoint's sinks, one per worker: its tx queue on each port is the one
+/// of the rx queue it polls there.
+Status make_endpoint_sinks(Run& r, const config::Settings& s, const RunOptions& opt, const port::Ports& ports,
+                           const std::shared_ptr<stream_index>& index) {
+    endpoint::endpoint_config base;
+    for (const std::string& a : s.endpoint.addresses) {
+        auto ip = endpoint::parse_address(a);
+        if (!ip) return make_error("[endpoint] address: ", ip.error().message);
+        base.addresses.push_back(ip.value());
+    }
+    base.listen_ports = s.endpoint.listen;
+    base.reset_unknown = s.endpoint.reset_unknown;
+    base.max_connections = s.endpoint.max_connections;
+    base.syn_queue = s.endpoint.syn_queue;
+    base.syn_cookies = s.endpoint.syn_cookies;
+    base.time_wait_max = s.endpoint.time_wait_max;
+    base.time_wait_ns = static_cast<std::uint64_t>(s.endpoint.time_wait_s * 1e9);
+    base.receive_buffer = s.endpoint.receive_buffer;
+    base.max_segments = s.endpoint.max_segments;
+    base.mtu = s.endpoint.mtu;
+    base.tx_mbufs = s.endpoint.tx_mbufs;
+    base.verify_checksums = s.tcp.checksum != "ignore";
+    for (std::size_t i = 0; i < r.workers.size(); ++i) {
+        Worker& w = *r.workers[i];
+        endpoint::endpoint_config cfg = base;
+        for (const QueueRef& q : w.queues) {
+            const auto& pi = ports.ports()[q.port_index];
+            bool known = false;
+            for (const auto& b : cfg.ports) known = known || b.port_id == pi.port_id;
+            if (!known) cfg.ports.push_back({pi.port_id, q.queue, pi.mac});
+        }
+        const int socket = static_cast<int>(rte_lcore_to_socket_id(w.lcore));
+        auto ep = endpoint::endpoint::create(cfg, "rxep" + std::to_string(i), static_cast<unsigned>(i), socket);
+        if (!ep) return make_error("worker ", std::to_string(i), ": ", ep.error().message);
+        std::unique_ptr<EndpointApp> app;
+        if (opt.endpoint_app) app = opt.endpoint_app(static_cast<unsigned>(i));
+        if (!app) {
+            std::unique_ptr<stream_files> files;
+            if (index) files = std::make_unique<stream_files>(index, nullptr);
+            app = std::make_unique<StreamsApp>(std::move(files), s.endpoint.read_rate, s.endpoint.max_connections);
+        }
+        r.endpoint_sinks.push_back(std::make_unique<EndpointSink>(std::move(ep.value()), std::move(app)));
+    }
+    for (std::size_t i = 0; i < r.workers.size(); ++i)
+        r.endpoint_workers.push_back(EndpointWorker{r.workers[i].get(), r.endpoint_sinks[i].get()});
+    return {};
+}
+
+/// The line that says the endpoint takes connections (tests wait for "listening").
+void announce_endpoint(const config::Settings& s, const RunOptions& opt) {
+    std::string addrs, ports;
+    for (const auto& a : s.endpoint.addresses) addrs += (addrs.empty() ? "" : " ") + a;
+    for (auto p : s.endpoint.listen) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+    std::fprintf(opt.progress_out, "rxinto: endpoint %s listening on TCP port%s %s\n", addrs.c_str(),
+                 s.endpoint.listen.size() == 1 ? "" : "s", ports.empty() ? "(none)" : ports.c_str());
+    std::fflush(opt.progress_out);
+    if (opt.on_listening) opt.on_listening();
+}
+
 constexpr unsigned dispatch_ring_size = 4096;  // per worker: a few bursts of slack each way
 constexpr unsigned max_dispatch_workers = 64;
 
@@ -364,8 +446,11 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     // of its own (virtual devices have one), the first worker lcore becomes a
     // dispatcher that hashes packets to the others.
     std::vector<unsigned> worker_lcores = eal->worker_lcores;
+    const bool endpoint_on = !s.endpoint.addresses.empty();
     bool dispatch = false;
-    if (s.run.dispatch == "yes") {
+    if (endpoint_on) {
+        // The endpoint's workers poll and send on their own queues.
+    } else if (s.run.dispatch == "yes") {
         if (worker_lcores.size() < 2)
             return make_error("[run] dispatch = yes needs at least three lcores (main, dispatcher,"
                               " a worker); [eal] lcores = '", s.eal.lcores, "'");
@@ -393,7 +478,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     const std::uint32_t in_rings =
         dispatch ? static_cast<std::uint32_t>(worker_lcores.size()) * dispatch_ring_size : 0;
     auto opened = port::Ports::open(s, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
-                                    pcap_paths, in_rings);
+                                    pcap_paths, in_rings, endpoint_on);
     if (!opened) return std::move(opened).error();
     port::Ports ports = std::move(opened.value());
     for (const auto& n : ports.notes()) notes.push_back(n);
@@ -433,7 +518,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     const int ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
     const int ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
     const std::uint64_t ts_flag = ts_bit >= 0 ? (1ULL << ts_bit) : 0;
-    if (s.tcp.enabled) {
+    if (s.tcp.enabled && !endpoint_on) {
         for (std::size_t i = 0; i < r.workers.size(); ++i) {
             const int socket = static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore));
             tcp::tcp_config cfg = tcp_config_of(s.tcp);
@@ -489,6 +574,9 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             else r.workers[next++ % r.workers.size()]->queues.push_back(ref);
         }
     }
+    if (endpoint_on) {
+        if (auto st = make_endpoint_sinks(r, s, opt, ports, index); !st) return std::move(st).error();
+    }
     // Capture stage: filter and pcapng writer, in front of reassembly.
     if (!s.capture.filter.empty()) {
         int linktype = 1;  // DLT_EN10MB, unless the first port replays another link type
@@ -518,6 +606,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         auto& w = r.workers[i];
         w->burst = s.run.burst;
         w->sink = r.tcp_sinks.empty() ? static_cast<BurstSink*>(&free_sink) : r.tcp_sinks[i].get();
+        if (endpoint_on) w->sink = r.endpoint_sinks[i].get();
         if (r.filter || !r.writers.empty()) {
             r.capture_sinks.push_back(std::make_unique<CaptureSink>(
                 w->sink, r.filter.get(), s.capture.filter_before_reassembly,
@@ -574,7 +663,12 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         w.tick = &Run::tick;
         w.tick_arg = &r;
         w.tick_cycles = r.hz / 100;  // control step every 10 ms
-        run_worker(w);
+        if (endpoint_on) {
+            announce_endpoint(s, opt);
+            run_endpoint_worker(w, *r.endpoint_sinks.front());
+        } else {
+            run_worker(w);
+        }
     } else {
         if (r.dispatcher) {
             if (int rc = rte_eal_remote_launch(dispatcher_main, r.dispatcher.get(), r.dispatcher->lcore);
@@ -582,8 +676,11 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                 return make_error("cannot start the dispatcher on lcore ",
                                   std::to_string(r.dispatcher->lcore), " (", std::to_string(rc), ")");
         }
-        for (auto& w : r.workers) {
-            if (int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore); rc != 0) {
+        for (std::size_t i = 0; i < r.workers.size(); ++i) {
+            auto& w = r.workers[i];
+            const int rc = endpoint_on ? rte_eal_remote_launch(endpoint_worker_main, &r.endpoint_workers[i], w->lcore)
+                                       : rte_eal_remote_launch(worker_main, w.get(), w->lcore);
+            if (rc != 0) {
                 r.stop.store(true);
                 r.drain.store(true);
                 rte_eal_mp_wait_lcore();
@@ -591,6 +688,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                                   ": it is busy (", std::to_string(rc), ")");
             }
         }
+        if (endpoint_on) announce_endpoint(s, opt);
         while (r.control()) rte_delay_us_sleep(10 * 1000);
     }
     r.stop.store(true);
@@ -604,6 +702,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     // The workers are stopped: their reassemblers can be finished from here,
     // and every capture file gets its statistics blocks and is closed.
     for (auto& t : r.tcp_sinks) t->finish();
+    for (auto& e : r.endpoint_sinks) e->finish();
     for (auto& w : r.writers) w->close();
 
     stats::Summary sum;
@@ -618,6 +717,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         sum.notes.push_back("--streams-dir: " + std::to_string(index->write_errors()) +
                             " index lines could not be written");
     r.tcp_sinks.clear();  // reassemblers free their tables before the ports and the EAL go
+    r.endpoint_sinks.clear();
     for (auto* ring : r.rings) rte_ring_free(ring);  // empty: the workers drained them
     r.rings.clear();
     ports.close();

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "rxinto/stats/json.hpp"
@@ -40,17 +41,24 @@ stream_files::conn_files* stream_files::files_of(tcp::connection& c) noexcept {
     return c.user.get<conn_files>();
 }
 
-void stream_files::drain(tcp::connection& c, flow::direction dd) noexcept {
+std::uint64_t stream_files::drain_some(tcp::connection& c, flow::direction d, std::uint64_t max_bytes) noexcept {
+    return drain(c, d, max_bytes);
+}
+
+std::uint64_t stream_files::drain(tcp::connection& c, flow::direction dd, std::uint64_t max_bytes) noexcept {
     conn_files* cf = files_of(c);
     if (cf == nullptr) {
         errors_.add();
-        return;
+        return 0;
     }
     const auto d = flow::index_of(dd);
     direction& dir = cf->d[d];
     tcp::stream& s = c.in(dd);
+    std::uint64_t total = 0;
     for (;;) {
-        const tcp::recv_result r = s.recv_into(buf_);
+        const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(buf_.size(), max_bytes - total));
+        const tcp::recv_result r = s.recv_into(std::span<std::byte>(buf_.data(), room));
+        total += r.bytes;
         if (r.bytes != 0) {
             if (dir.f == nullptr && dir.file.empty()) {
                 dir.file = std::to_string(c.id()) + "-" + c.label(dd) + ".bin";
@@ -71,12 +79,15 @@ void stream_files::drain(tcp::connection& c, flow::direction dd) noexcept {
             continue;
         }
         if (r.end != tcp::end_reason::none) dir.end = r.end;
-        if (r.bytes == 0) break;
+        if (r.bytes == 0 || total >= max_bytes) break;
     }
+    return total;
 }
 
-void stream_files::drain_events() noexcept {
-    for (const tcp::event& e : r_->events()) {
+void stream_files::drain_events() noexcept { drain(r_->events()); }
+
+void stream_files::drain(std::span<const tcp::event> events) noexcept {
+    for (const tcp::event& e : events) {
         if (e.kind != tcp::event_kind::readable) continue;
         drain(*e.conn, flow::direction::a2b);
         drain(*e.conn, flow::direction::b2a);

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +53,12 @@ public:
     /// after each burst, so that a connection is read once per burst, after all
     /// of its packets in that burst.
     void drain_events() noexcept;
+    /// The same for another source of events (the endpoint's: its connections
+    /// are tcp::connection objects too, read the same way).
+    void drain(std::span<const tcp::event> events) noexcept;
+    /// Reads at most max_bytes of one direction (a reader that keeps a pace);
+    /// returns the bytes read.
+    std::uint64_t drain_some(tcp::connection& c, flow::direction d, std::uint64_t max_bytes) noexcept;
 
     /// Read by the control lcore and telemetry while the worker writes.
     [[nodiscard]] std::uint64_t bytes_written() const noexcept { return written_.get(); }
@@ -67,7 +74,7 @@ private:
     struct conn_files {
         direction d[2];
     };
-    void drain(tcp::connection& c, flow::direction d) noexcept;
+    std::uint64_t drain(tcp::connection& c, flow::direction d, std::uint64_t max_bytes = UINT64_MAX) noexcept;
     conn_files* files_of(tcp::connection& c) noexcept;
 
     std::shared_ptr<stream_index> index_;

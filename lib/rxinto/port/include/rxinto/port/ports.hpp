@@ -7,6 +7,7 @@
 // frees the pool; after it every mbuf is back in the pool (tests check this).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -57,6 +58,8 @@ struct PortInfo {
     std::string pcap_path;     ///< for replay ports
     int socket = -1;
     std::string link;          ///< link status sentence at start-up
+    std::uint16_t tx_queues = 0;  ///< with_tx: as many as rx queues (queue i: the poller of rx queue i)
+    std::array<std::uint8_t, 6> mac{};  ///< the port's MAC address (rte_eth_macaddr_get)
 };
 
 class Ports {
@@ -72,10 +75,12 @@ public:
     /// worker lcores (the default queue count); `lcores` all lcores (pool caches).
     /// `pcap_paths[i]` is the capture of port i when it is a pcap port.
     /// `extra_mbufs`: mbufs held elsewhere on their way (dispatch rings).
+    /// `with_tx`: also one tx queue per rx queue (the endpoint sends: rxinto
+    /// is otherwise receive-only), each for the lcore that polls that rx queue.
     [[nodiscard]] static Result<Ports> open(const config::Settings& s, unsigned workers,
                                             unsigned lcores,
                                             const std::vector<std::string>& pcap_paths,
-                                            std::uint32_t extra_mbufs = 0);
+                                            std::uint32_t extra_mbufs = 0, bool with_tx = false);
 
     /// The most rx queues the device of port `index` offers (after EAL probing).
     [[nodiscard]] static Result<std::uint16_t> max_rx_queues(const config::PortSettings& p,

@@ -71,6 +71,9 @@ struct Snapshot {
     std::uint64_t dispatch_ring_full = 0;  ///< dropped: a worker's ring was full
     std::uint64_t dispatch_polls = 0;
     std::uint64_t dispatch_empty_polls = 0;
+    bool endpoint_enabled = false;           ///< [endpoint] address: rxinto terminates TCP
+    named_counts endpoint;                   ///< endpoint counters summed over workers
+    std::uint64_t endpoint_connections = 0;  ///< connections (and TIME_WAIT entries) now
     std::uint64_t stream_bytes_written = 0;  ///< --streams-dir
     std::uint64_t stream_write_errors = 0;
 

@@ -1,0 +1,146 @@
+#include "rxinto/capture/endpoint_sink.hpp"
+
+#include <algorithm>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_pause.h>
+
+namespace rxinto::capture {
+
+StreamsApp::StreamsApp(std::unique_ptr<stream_files> files, std::uint32_t read_rate, std::uint32_t max_connections)
+    : files_(std::move(files)), rate_(read_rate) {
+    if (rate_ != 0) pending_.reserve(max_connections);  // never grows on the worker
+}
+
+void StreamsApp::read(endpoint::endpoint& ep, tcp::connection& c, std::uint64_t max_bytes) noexcept {
+    const flow::direction in = endpoint::endpoint::inbound(c);
+    tcp::stream& s = c.in(in);
+    if (files_) {
+        files_->drain_some(c, in, max_bytes);
+    } else {
+        // Nobody keeps the bytes: consume them (zero copy) so the window stays open.
+        for (std::uint64_t left = max_bytes; s.readable() != 0 && left != 0;) {
+            const std::uint64_t n = std::min(s.readable(), left);
+            s.consume(n);
+            left -= n;
+        }
+    }
+    // The client finished sending and everything was read: close our side
+    // (a passive close, as a server with nothing to say does).
+    if (s.finished() && s.ended() == tcp::end_reason::fin && ep.state(c) == endpoint::tcp_state::close_wait)
+        ep.close(c);
+}
+
+void StreamsApp::on_events(endpoint::endpoint& ep, std::span<const tcp::event> events, std::uint64_t now_ns) noexcept {
+    if (rate_ == 0) {
+        if (files_) files_->drain(events);
+        for (const tcp::event& e : events) read(ep, *e.conn, UINT64_MAX);
+        return;
+    }
+    for (const tcp::event& e : events) {
+        if (e.kind != tcp::event_kind::readable) continue;
+        if (std::find(pending_.begin(), pending_.end(), e.conn) == pending_.end() && pending_.size() < pending_.capacity())
+            pending_.push_back(e.conn);
+    }
+    on_round(ep, now_ns);
+}
+
+void StreamsApp::on_round(endpoint::endpoint& ep, std::uint64_t now_ns) noexcept {
+    if (rate_ == 0) return;
+    if (last_ns_ == 0) last_ns_ = now_ns;
+    tokens_ += static_cast<double>(rate_) * static_cast<double>(now_ns - last_ns_) / 1e6;
+    tokens_ = std::min(tokens_, 4.0 * rate_);
+    last_ns_ = now_ns;
+    for (std::size_t i = 0; i < pending_.size();) {
+        tcp::connection& c = *pending_[i];
+        const auto budget = static_cast<std::uint64_t>(tokens_);
+        const tcp::stream& s = c.in(endpoint::endpoint::inbound(c));
+        const std::uint64_t before = s.delivered();
+        read(ep, c, budget);
+        tokens_ -= static_cast<double>(s.delivered() - before);
+        if (s.readable() == 0 && s.poll().would_block() && !s.finished()) {
+            pending_[i] = pending_.back();
+            pending_.pop_back();
+            continue;
+        }
+        if (s.finished()) {
+            pending_[i] = pending_.back();
+            pending_.pop_back();
+            continue;
+        }
+        ++i;
+    }
+}
+
+void StreamsApp::on_release(tcp::connection& c) noexcept {
+    if (auto it = std::find(pending_.begin(), pending_.end(), &c); it != pending_.end()) {
+        *it = pending_.back();
+        pending_.pop_back();
+    }
+    if (files_) files_->on_release(c);
+}
+
+EndpointSink::EndpointSink(std::unique_ptr<endpoint::endpoint> ep, std::unique_ptr<EndpointApp> app)
+    : ep_(std::move(ep)), app_(std::move(app)) {
+    ep_->set_listener(app_->listener());
+    ns_per_tsc_q32_ = (1'000'000'000ULL << 32) / rte_get_tsc_hz();
+}
+
+namespace {
+inline std::uint64_t tsc_ns(std::uint64_t q32) noexcept {
+    // 64 x 32.32 bits without a 128-bit type: split the TSC in halves.
+    const std::uint64_t t = rte_rdtsc();
+    return ((t >> 32) * q32) + (((t & 0xffffffffULL) * q32) >> 32);
+}
+}  // namespace
+
+void EndpointSink::on_burst(const QueueRef&, rte_mbuf** pkts, std::uint16_t n) noexcept {
+    const std::uint64_t now = tsc_ns(ns_per_tsc_q32_);
+    ep_->process_burst(pkts, n, now);
+    app_->on_events(*ep_, ep_->events(), now);
+    ep_->flush(now);
+}
+
+void EndpointSink::round() noexcept {
+    const std::uint64_t now = tsc_ns(ns_per_tsc_q32_);
+    if (!ep_->events().empty()) app_->on_events(*ep_, ep_->events(), now);
+    app_->on_round(*ep_, now);
+    ep_->flush(now);
+}
+
+void EndpointSink::finish() noexcept { ep_->finish(tsc_ns(ns_per_tsc_q32_)); }
+
+void run_endpoint_worker(Worker& w, EndpointSink& s) noexcept {
+    rte_mbuf* pkts[max_burst];
+    const std::uint16_t burst = w.burst == 0 || w.burst > max_burst ? 32 : w.burst;
+    poll_tally tally;
+    std::uint64_t next_tick = w.tick != nullptr ? rte_rdtsc() + w.tick_cycles : UINT64_MAX;
+    while (!w.stop->load(std::memory_order_relaxed)) {
+        for (const QueueRef& q : w.queues) {
+            std::uint64_t bytes = 0;
+            const std::uint16_t n = receive(q, pkts, burst, bytes);
+            tally.poll(n == 0);
+            if (n == 0) continue;
+            w.counters.packets.add(n);
+            w.counters.bytes.add(bytes);
+            s.on_burst(q, pkts, n);
+        }
+        s.round();
+        tally.end_round(w.counters.polls, w.counters.empty_polls);
+        if (w.tick != nullptr && rte_rdtsc() >= next_tick) {
+            if (!w.tick(w.tick_arg)) break;
+            next_tick = rte_rdtsc() + w.tick_cycles;
+        }
+        if (w.queues.empty()) rte_pause();
+    }
+    tally.flush(w.counters.polls, w.counters.empty_polls);
+}
+
+int endpoint_worker_main(void* arg) {
+    auto* ew = static_cast<EndpointWorker*>(arg);
+    run_endpoint_worker(*ew->w, *ew->sink);
+    return 0;
+}
+
+}  // namespace rxinto::capture
