@@ -111,10 +111,10 @@ class Lab:
         for ns, dev in ends:
             # One frame per segment on the wire (what a NIC sees without GRO/TSO).
             run(self.ns(ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off"))
-            run(["ip", "-n", ns, "link", "set", dev, "up"])
+            run(["ip", "-n", ns, "link", "set", "dev", dev, "up"])
         if self.impaired:
             for dev in ("ma", "mb"):
-                run(["ip", "-n", self.m, "link", "set", dev, "promisc", "on"])
+                run(["ip", "-n", self.m, "link", "set", "dev", dev, "promisc", "on"])
             bridge = self.spawn(self.m, [PY, realtcp.SELF, "bridge", "ma", "mb"] + list(bridge_args))
             realtcp.LineReader(bridge.stdout, "bridge").wait_for("ready", 10)
             self.bridge = bridge
