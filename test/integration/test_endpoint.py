@@ -18,6 +18,8 @@ user-space bridge that drops, reorders and duplicates data frames.
             sender's counters (nstat) show recovery by fast retransmit, not timeouts
   slow      an application reading 1 KB per ms (--read-rate): the window closes to
             zero and reopens, nothing is lost, held segments stay within the budget
+  iperf3    rxinto-perf on the same port: `iperf3 -c ADDR -t 3 -J` (and -P 4 over IPv6)
+            exits 0 and its byte counts equal rxinto-perf's
   hostile   a SYN flood from a raw socket (SYN cookies, bounded memory, a legitimate
             nc connects during it); RST and FIN with wrong sequence numbers (challenge
             ACK, ignored), data beyond the window; every one counted
@@ -565,6 +567,46 @@ def case_hostile(lab, work, streams, n_syn):
     return res
 
 
+def case_iperf3(build, work):
+    if shutil.which("iperf3") is None:
+        return "skipped: iperf3 not installed"
+    lab = Lab(build, tag="p")
+    out = []
+    try:
+        lab.setup()
+        perf = lab.spawn(lab.b, [os.path.join(build, "app", "rxinto-perf"),
+                                 "--vdev", "net_af_packet0,iface=b0,qpairs=1,blocksz=65536,framesz=2048,framecnt=4096",
+                                 "--address", V4_B + "/24", "--address", V6_B + "/64",
+                                 "--file-prefix", lab.prefix, "--in-memory", "--lcores", "0-1"])
+        p_out = realtcp.LineReader(perf.stdout, "rxinto-perf")
+        p_err = realtcp.LineReader(perf.stderr, "rxinto-perf stderr")
+        p_out.wait_for("listening", 60)
+        results = []
+        for args in (["-c", V4_B, "-t", "3", "-J"], ["-c", V6_B, "-t", "2", "-P", "4", "-J"]):
+            p = run(lab.ns(lab.a, "iperf3", *args), check=False, timeout=60)
+            if p.returncode != 0:
+                raise RuntimeError(f"iperf3 {' '.join(args)}: exit {p.returncode}: {p.stdout[-500:]} {p.stderr[-300:]}")
+            j = json.loads(p.stdout)
+            line = p_out.wait_for(f"test {len(results) + 1}:", 10)
+            got = int(re.search(r": (\d+) bytes received", line).group(1))
+            sent, recv = j["end"]["sum_sent"]["bytes"], j["end"]["sum_received"]["bytes"]
+            if recv != got or sent != got:
+                raise RuntimeError(f"iperf3 {' '.join(args)}: sent {sent}, received {recv}, rxinto-perf {got}")
+            results.append((args, got, j["end"]["sum_received"]["bits_per_second"],
+                            j["end"]["cpu_utilization_percent"]["remote_total"]))
+        perf.send_signal(signal.SIGINT)
+        perf.wait(timeout=30)
+        summary = [x for x in p_out.text().splitlines() if "summary" in x]
+        if perf.returncode != 0 or not summary:
+            raise RuntimeError(f"rxinto-perf exit {perf.returncode}: {p_err.text()[-800:]}")
+        for args, got, bps, cpu in results:
+            out.append(f"{' '.join(a for a in args if a != '-J')}: {got} bytes = iperf3's, "
+                       f"{bps / 1e9:.2f} Gbit/s, server CPU {cpu:.0f}%")
+    finally:
+        lab.close()
+    return "; ".join(out)
+
+
 def client_slow_send(addr, n, seed):
     s = socket.create_connection((addr, PORT), timeout=60)
     s.sendall(payload(seed, 0, n))
@@ -702,7 +744,8 @@ def main(argv):
                     log(f"hostile: counters ok: syn_received {ep['syn_received']}, cookies sent "
                         f"{ep['syn_cookies_sent']}, syn_queue_full {ep['syn_queue_full']}, "
                         f"challenge ACKs {ep['challenge_acks']}, RSTs ignored {ep['rst_out_of_window']}")
-        for name, fn in (("impaired", lambda: case_impaired(build, work)),
+        for name, fn in (("iperf3", lambda: case_iperf3(build, work)),
+                         ("impaired", lambda: case_impaired(build, work)),
                          ("slow", lambda: case_slow(build, work))):
             if not want(name):
                 continue
