@@ -13,6 +13,7 @@ packages=(
   g++ clang libclang-rt-14-dev meson ninja-build pkg-config python3
   dpdk dpdk-dev libdpdk-dev libpcap-dev libgtest-dev libgmock-dev
   tcpdump tshark iproute2 ethtool procps liburing-dev
+  iperf3 netcat-openbsd socat iputils-ping
 )
 
 missing=()
@@ -24,6 +25,8 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   # tshark asks whether non-root users may capture; answer no, non-interactively.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  # iperf3 asks whether to run a daemon; no (the tests start their own).
+  echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
