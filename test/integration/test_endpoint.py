@@ -18,6 +18,7 @@ user-space bridge that drops, reorders and duplicates data frames.
             sender's counters (nstat) show recovery by fast retransmit, not timeouts
   slow      an application reading 1 KB per ms (--read-rate): the window closes to
             zero and reopens, nothing is lost, held segments stay within the budget
+  tap       net_tap: rxinto and B's kernel share a tap interface; ping and a 1 MB nc
   iperf3    rxinto-perf on the same port: `iperf3 -c ADDR -t 3 -J` (and -P 4 over IPv6)
             exits 0 and its byte counts equal rxinto-perf's
   hostile   a SYN flood from a raw socket (SYN cookies, bounded memory, a legitimate
@@ -607,6 +608,54 @@ def case_iperf3(build, work):
     return "; ".join(out)
 
 
+def case_tap(build, work):
+    """net_tap: the tap's kernel side (with another MAC: the PMD and its kernel interface
+    start with the same one) is the Linux peer, in one namespace."""
+    pid = os.getpid()
+    ns = f"rxep{pid}t"
+    streams = os.path.join(work, "streams-tap")
+    run(["ip", "netns", "add", ns])
+    procs = []
+    try:
+        run(["ip", "-n", ns, "link", "set", "dev", "lo", "up"])
+        rx = subprocess.Popen(["ip", "netns", "exec", ns, os.path.join(build, "app", "rxinto"),
+                               "--vdev", f"net_tap0,iface=rxtap{pid % 100000}", "--address", "10.96.0.2/24",
+                               "--listen", str(PORT), "--streams-dir", streams, "--file-prefix", f"rxep{pid}t",
+                               "--in-memory", "--no-progress", "--lcores", "0-1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=realtcp._pdeathsig)
+        procs.append(rx)
+        err = realtcp.LineReader(rx.stderr, "rxinto")
+        out = realtcp.LineReader(rx.stdout, "rxinto stdout")
+        err.wait_for("listening", 60)
+        dev = f"rxtap{pid % 100000}"
+        run(["ip", "-n", ns, "link", "set", "dev", dev, "address", "02:00:00:00:77:01"])
+        run(["ip", "-n", ns, "addr", "add", "10.96.0.1/24", "dev", dev])
+        run(["ip", "-n", ns, "link", "set", "dev", dev, "up"])
+        p = run(["ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.96.0.2"], check=False)
+        if p.returncode != 0:
+            raise RuntimeError(f"ping over net_tap: {p.stdout[-300:]}")
+        data = payload(31, 0, 1_000_000)
+        p = subprocess.run(["ip", "netns", "exec", ns, "nc", "-N", "-w", "20", "10.96.0.2", str(PORT)],
+                           input=data, capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError(f"nc over net_tap: {p.stderr.decode()[-300:]}")
+        lines = wait_index(streams, 1)
+        rx.send_signal(signal.SIGINT)
+        rx.wait(timeout=30)
+        out.text()
+        got = open(os.path.join(streams, lines[0]["file"]), "rb").read()
+        if got != data:
+            raise RuntimeError(f"net_tap: {len(got)} bytes, not the payload")
+    finally:
+        for pr in procs:
+            if pr.poll() is None:
+                pr.kill()
+                pr.wait(timeout=5)
+        run(["ip", "netns", "del", ns], check=False)
+    return "ping and 1 MB byte-exact over net_tap"
+
+
 def client_slow_send(addr, n, seed):
     s = socket.create_connection((addr, PORT), timeout=60)
     s.sendall(payload(seed, 0, n))
@@ -744,7 +793,8 @@ def main(argv):
                     log(f"hostile: counters ok: syn_received {ep['syn_received']}, cookies sent "
                         f"{ep['syn_cookies_sent']}, syn_queue_full {ep['syn_queue_full']}, "
                         f"challenge ACKs {ep['challenge_acks']}, RSTs ignored {ep['rst_out_of_window']}")
-        for name, fn in (("iperf3", lambda: case_iperf3(build, work)),
+        for name, fn in (("tap", lambda: case_tap(build, work)),
+                         ("iperf3", lambda: case_iperf3(build, work)),
                          ("impaired", lambda: case_impaired(build, work)),
                          ("slow", lambda: case_slow(build, work))):
             if not want(name):
