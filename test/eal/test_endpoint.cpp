@@ -526,3 +526,55 @@ TEST_F(EndpointTest, SendRetransmitAndPassiveClose) {
 }
 
 }  // namespace
+
+namespace {
+
+// Hostile input in bulk: random flags, sequence and ACK numbers, windows,
+// options (some malformed), payloads and truncations, from a handful of
+// tuples so that connections exist to hit; then random garbage. Nothing may
+// crash (the sanitizer build runs this too), every mbuf must come back, and
+// the connection table must stay within its bounds.
+TEST_F(EndpointTest, RandomSegmentsAndGarbage) {
+    endpoint::endpoint_config cfg;
+    cfg.syn_queue = 4;
+    cfg.receive_buffer = 32768;
+    make(cfg);
+    rng r{12345};
+    std::uint32_t iss_seen = 0;
+    for (int round = 0; round < 400; ++round) {
+        std::vector<std::vector<std::uint8_t>> frames;
+        for (int i = 0; i < 32; ++i) {
+            seg_spec s = mk(static_cast<std::uint16_t>(40000 + r.below(6)), static_cast<std::uint32_t>(r.next()),
+                            static_cast<std::uint32_t>(r.next()), static_cast<std::uint8_t>(r.below(64)));
+            if (r.chance(50)) s.seq = 1000 + static_cast<std::uint32_t>(r.below(200000));
+            if (r.chance(50)) s.ack = iss_seen + static_cast<std::uint32_t>(r.below(3));
+            if (r.chance(30)) s.flags = 0x02;
+            if (r.chance(30)) s.flags = 0x10;
+            s.window = static_cast<std::uint16_t>(r.below(65536));
+            if (r.chance(50)) s.opts = ts_opt(static_cast<std::uint32_t>(r.below(10000)), 0);
+            if (r.chance(10)) s.opts = {2, 4, 0, 0, 3, 3, 14, 1, 5, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1};  // SACK, MSS 0
+            if (r.chance(5)) s.opts = {8, 1, 1, 1};  // a TS option with a bad length
+            s.data.assign(r.below(1400), static_cast<std::uint8_t>(r.next()));
+            auto f = tcp_frame(s);
+            if (r.chance(5)) f.resize(r.below(f.size()));  // truncated
+            if (r.chance(5) && !f.empty()) f[r.below(f.size())] ^= 0x55;  // corrupted (checksums)
+            if (r.chance(3)) {
+                f.assign(r.range(1, 200), 0);
+                for (auto& b : f) b = static_cast<std::uint8_t>(r.next());
+            }
+            if (f.empty()) f.push_back(0);
+            frames.push_back(std::move(f));
+        }
+        auto out = burst(frames, r.chance(70));
+        for (const sent& s : out)
+            if (s.has(net::tcp_flag::syn) && s.has(net::tcp_flag::ack)) iss_seen = s.seq() + 1;
+        if (r.chance(10)) now_ += r.below(2000) * ms;
+        EXPECT_LE(ep_->connections(), 64U);
+    }
+    EXPECT_GT(count(endpoint::endpoint_counter::tcp_segments), 1000U);
+    ep_->finish(now_);
+    EXPECT_EQ(ep_->connections(), 0U);
+    EXPECT_EQ(ep_->segments_in_use(), 0U);
+}
+
+}  // namespace
