@@ -31,7 +31,7 @@ namespace {
 constexpr std::uint16_t kPort = 5000;
 const std::array<std::uint8_t, 6> our_mac{0x02, 0, 0, 0, 0, 0x02};
 const std::array<std::uint8_t, 6> peer_mac{0x02, 0, 0, 0, 0, 0x01};
-constexpr std::uint32_t ms = 1'000'000;
+constexpr std::uint64_t ms = 1'000'000;
 
 rte_mempool* pool() {
     static rte_mempool* p = make_pool("rxt_ep_pool", 4095);
@@ -523,6 +523,60 @@ TEST_F(EndpointTest, SendRetransmitAndPassiveClose) {
     burst({tcp_frame(last)});
     EXPECT_EQ(ep_->connections(), 0U);
     EXPECT_EQ(count(endpoint::endpoint_counter::connections_closed), 1U);
+}
+
+TEST_F(EndpointTest, KeepaliveActiveCloseTimeWaitAndReuse) {
+    make();
+    const std::uint32_t iss = connect(40000, 1000);
+    burst({data_frame(40000, 1001, iss + 1, 10, 'a', 2000)});
+    tick(50 * ms);
+    // A keep-alive (RCV.NXT - 1, no data): answered with an ACK (RFC 9293 §3.8.4).
+    seg_spec ka = mk(40000, 1010, iss + 1, 0x10);
+    ka.opts = ts_opt(2001, 0);
+    auto out = burst({tcp_frame(ka)});
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].ack(), 1011U);
+    // We close first: FIN-WAIT-1, then the peer's ACK and FIN: TIME-WAIT.
+    ep_->close(*conn_);
+    out = tick(1 * ms);
+    ASSERT_EQ(out.size(), 1U);
+    ASSERT_TRUE(out[0].has(net::tcp_flag::fin));
+    EXPECT_EQ(ep_->state(*conn_), endpoint::tcp_state::fin_wait_1);
+    seg_spec fa = mk(40000, 1011, iss + 2, 0x11);
+    fa.opts = ts_opt(2002, 0);
+    out = burst({tcp_frame(fa)});
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].ack(), 1012U);
+    EXPECT_EQ(count(endpoint::endpoint_counter::time_wait_entered), 1U);
+    EXPECT_EQ(ep_->connections(), 1U);  // the TIME-WAIT remainder
+    // The peer's FIN again: acknowledged again.
+    out = burst({tcp_frame(fa)});
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].ack(), 1012U);
+    // A new SYN with a higher ISN takes the tuple over (as Linux allows).
+    conn_ = nullptr;
+    seg_spec syn = mk(40000, 500000, 0, 0x02);
+    syn.opts = ts_opt(9000, 0);
+    out = burst({tcp_frame(syn)});
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_TRUE(out[0].has(net::tcp_flag::syn) && out[0].has(net::tcp_flag::ack));
+    EXPECT_EQ(out[0].ack(), 500001U);
+    EXPECT_EQ(count(endpoint::endpoint_counter::time_wait_reused), 1U);
+    // TIME-WAIT is bounded in time: a second connection closed the same way goes after time_wait.
+    seg_spec a = mk(40000, 500001, out[0].seq() + 1, 0x10);
+    a.opts = ts_opt(9001, out[0].m.opts.ts_val);
+    burst({tcp_frame(a)});
+    ASSERT_NE(conn_, nullptr);
+    ep_->close(*conn_);
+    out = tick(1 * ms);
+    ASSERT_FALSE(out.empty());
+    seg_spec fa2 = mk(40000, 500001, out.back().seq() + 1, 0x11);
+    fa2.opts = ts_opt(9002, 0);
+    burst({tcp_frame(fa2)});
+    EXPECT_EQ(ep_->connections(), 1U);
+    EXPECT_EQ(count(endpoint::endpoint_counter::time_wait_entered), 2U);
+    tick(61'000 * ms);  // past the default 60 s
+    EXPECT_EQ(ep_->connections(), 0U);
 }
 
 }  // namespace
