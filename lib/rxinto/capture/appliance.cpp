@@ -478,7 +478,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     const std::uint32_t in_rings =
         dispatch ? static_cast<std::uint32_t>(worker_lcores.size()) * dispatch_ring_size : 0;
     auto opened = port::Ports::open(s, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
-                                    pcap_paths, in_rings, endpoint_on);
+                                    pcap_paths, in_rings + (endpoint_on ? s.endpoint.max_segments : 0),
+                                    endpoint_on);
     if (!opened) return std::move(opened).error();
     port::Ports ports = std::move(opened.value());
     for (const auto& n : ports.notes()) notes.push_back(n);

@@ -45,7 +45,7 @@ const char* to_string(endpoint_counter c) noexcept {
         "connections_opened", "connections_closed", "connections_reset", "connections_timed_out",
         "connections_refused", "time_wait_entered", "time_wait_evicted", "time_wait_reused", "paws_rejected",
         "out_of_window", "beyond_window_bytes", "duplicate_segments", "out_of_order", "in_order",
-        "data_dropped_no_room", "acks_sent", "dup_acks_sent", "window_updates", "zero_windows",
+        "data_dropped_no_room", "acks_sent", "dup_acks_sent", "dup_acks_coalesced", "window_updates", "zero_windows",
         "delayed_acks", "data_segments_sent", "retransmits", "send_refused", "tx_packets", "tx_dropped",
         "tx_pool_empty", "bad_ack"};
     static_assert(sizeof names / sizeof names[0] == static_cast<std::size_t>(endpoint_counter::count_));
@@ -157,6 +157,7 @@ struct conn : tcp::connection {
     bool released_to_app = false; ///< on_release was called (a TIME_WAIT remainder)
     bool app_wants_release = false;
     bool dsack_pending = false;
+    bool ooo_burst = false;       ///< an out-of-order segment came in this burst (ends at last_ooo_end)
     std::uint8_t snd_wscale = 0;  ///< the peer's shift
     std::uint8_t rcv_wscale = 0;  ///< ours
     std::uint8_t unacked = 0;     ///< in-order segments not yet acknowledged
@@ -168,6 +169,7 @@ struct conn : tcp::connection {
     std::uint64_t right_edge = 0; ///< stream offset: RCV.NXT + RCV.WND as last advertised
     std::uint64_t last_ack_off = 0;  ///< the RCV.NXT of the last ACK sent (offset)
     std::uint64_t recent[max_recent] = {};
+    std::uint64_t last_ooo_end = 0;
     range dsack{};
     seq32 irs{};
     seq32 iss{};
@@ -1410,8 +1412,13 @@ void endpoint::impl::on_data(conn& c, burst_seg& s, seq32 seq, std::uint32_t len
     }
     // Room for every piece the insert may cut the segment into: never let the
     // stream declare a gap (the endpoint acknowledges only what it holds).
+    // Out-of-order data also leaves an eighth of the pool free: the segments
+    // that fill holes (at RCV.NXT) must always find room, or connections whose
+    // held data fills the pool would wait for each other for ever.
     tcp::stream& in = c.in();
-    if (segments.capacity() - segments.used() <= in.held_segments() + 1) {
+    const std::size_t free_nodes = segments.capacity() - segments.used();
+    const std::size_t reserve = ub == nxt ? 0 : segments.capacity() / 8;
+    if (free_nodes <= in.held_segments() + 1 + reserve) {
         counters.add(ec::data_dropped_no_room);
         c.ack_now = true;
         drops.add(s.m);
@@ -1442,8 +1449,20 @@ void endpoint::impl::on_data(conn& c, burst_seg& s, seq32 seq, std::uint32_t len
             c.recent[i] = c.recent[i - 1];
         c.recent[0] = ub;
         // RFC 5681 §4.2: an out-of-order segment is acknowledged at once (the
-        // duplicate ACK that drives the sender's fast retransmit), one per segment.
-        send_ack(c, true);
+        // duplicate ACK that drives the sender's fast retransmit). With SACK a
+        // sender counts SACKed segments, not duplicate ACKs (RFC 6675; Linux's
+        // tcp_dupack_heuristics), so segments that only extend the SACK block
+        // of the previous one in the same burst share the ACK sent at the end
+        // of the burst: one duplicate ACK per new hole, not one per segment.
+        const bool extends = c.sack_ok && c.ooo_burst && ub == c.last_ooo_end;
+        c.ooo_burst = true;
+        c.last_ooo_end = ub + len;
+        if (extends) {
+            c.ack_now = true;
+            counters.add(ec::dup_acks_coalesced);
+        } else {
+            send_ack(c, true);
+        }
     }
 }
 
@@ -1870,6 +1889,7 @@ void endpoint::flush(std::uint64_t now_ns) noexcept {
         conn* c = p.touched[i];
         if (c == nullptr) continue;
         c->touched = false;
+        c->ooo_burst = false;
         if (c->st == tcp_state::closed || c->st == tcp_state::syn_received || c->released_to_app) continue;
         if (c->ack_now) {
             p.send_ack(*c);

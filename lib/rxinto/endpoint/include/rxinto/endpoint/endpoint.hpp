@@ -106,6 +106,7 @@ enum class endpoint_counter : std::uint8_t {
     data_dropped_no_room,   ///< segments dropped: segment pool or stream limit (the peer resends)
     acks_sent,              ///< pure ACKs (cumulative, duplicate, window updates, challenges)
     dup_acks_sent,
+    dup_acks_coalesced,     ///< out-of-order segments that only extended the burst's SACK block (one ACK at its end)
     window_updates,         ///< ACKs sent because the application read
     zero_windows,           ///< ACKs that advertised a zero window
     delayed_acks,           ///< ACKs sent by the delayed-ACK timer
@@ -149,7 +150,11 @@ struct endpoint_config {
     std::uint32_t time_wait_max = 1024;     ///< TIME_WAIT entries at once (oldest go first)
     std::uint64_t time_wait_ns = 60'000'000'000ULL;
     std::uint32_t receive_buffer = 1U << 20;  ///< per connection: bytes held (unread + out of order)
-    std::uint32_t max_segments = 16384;     ///< per worker: segment nodes (held pieces of mbufs)
+    /// Per worker: segment nodes (held pieces of mbufs). It also bounds the
+    /// windows: all open connections together advertise at most about
+    /// max_segments * 3/4 MSS bytes (each gets an equal share, up to
+    /// receive_buffer), so that the port's mempool is never promised away.
+    std::uint32_t max_segments = 16384;
     std::uint16_t mtu = 1500;               ///< IP MTU of the link: our MSS is MTU - 40 (v4) / - 60 (v6)
     std::uint32_t send_segments = 16;       ///< per connection: segments kept until acknowledged (<= 16)
     std::uint32_t initial_cwnd = 10;        ///< segments (RFC 6928)
