@@ -579,6 +579,41 @@ TEST_F(EndpointTest, KeepaliveActiveCloseTimeWaitAndReuse) {
     EXPECT_EQ(ep_->connections(), 0U);
 }
 
+// Regression: with the segment pool nearly full of out-of-order data, the
+// segment that fills a connection's hole was refused (the check assumed it
+// could be cut into as many pieces as the stream held segments), so the hole
+// never filled and the connection stalled for ever.
+TEST_F(EndpointTest, HoleFillerFindsRoomWhenThePoolIsFull) {
+    endpoint::endpoint_config cfg;
+    cfg.max_segments = 64;
+    make(cfg);
+    const std::uint32_t iss_a = connect(40000, 1000);
+    tcp::connection* a = conn_;
+    const std::uint32_t iss_b = connect(40001, 5000);
+    ASSERT_NE(a, conn_);
+    // A: 10 bytes missing at 1001, then 40 segments of 10 bytes held after it.
+    for (std::uint32_t i = 0; i < 40; ++i)
+        burst({data_frame(40000, 1011 + 10 * i, iss_a + 1, 10, 'a')}, false);
+    // B: the same, 15 segments.
+    for (std::uint32_t i = 0; i < 15; ++i)
+        burst({data_frame(40001, 5011 + 10 * i, iss_b + 1, 10, 'b')}, false);
+    EXPECT_EQ(ep_->segments_in_use(), 55U);
+    // A's hole: it fits in one node and must be taken.
+    auto out = burst({data_frame(40000, 1001, iss_a + 1, 10, 'a')}, false);
+    ASSERT_FALSE(out.empty());
+    EXPECT_EQ(out.back().ack(), 1001U + 10 + 400);
+    EXPECT_EQ(count(endpoint::endpoint_counter::data_dropped_no_room), 0U);
+    // Out-of-order data is refused once only the reserve is left (an eighth).
+    for (std::uint32_t i = 15; i < 30; ++i)
+        burst({data_frame(40001, 5011 + 10 * i, iss_b + 1, 10, 'b')}, false);
+    EXPECT_GT(count(endpoint::endpoint_counter::data_dropped_no_room), 0U);
+    EXPECT_LE(ep_->segments_in_use(), 64U - 64U / 8);
+    // ... and B's own hole still gets in.
+    out = burst({data_frame(40001, 5001, iss_b + 1, 10, 'b')}, false);
+    ASSERT_FALSE(out.empty());
+    EXPECT_GE(out.back().ack(), 5001U + 10 + 150);
+}
+
 }  // namespace
 
 namespace {

@@ -410,6 +410,7 @@ struct endpoint::impl {
     void segment_established(conn& c, burst_seg& s) noexcept;
     bool acceptable(const conn& c, seq32 seq, std::uint32_t len) const noexcept;
     void on_data(conn& c, burst_seg& s, seq32 seq, std::uint32_t len) noexcept;
+    std::size_t pieces_needed(conn& c, std::uint64_t b, std::uint32_t len) noexcept;
     void on_ack_field(conn& c, const burst_seg& s) noexcept;
     void check_fin(conn& c) noexcept;
     void challenge_ack(conn& c) noexcept;
@@ -1375,6 +1376,19 @@ void endpoint::impl::on_ack_field(conn& c, const burst_seg& s) noexcept {
     if (c.sq_n != 0 || c.fin_pending) push_data(c);  // the window may have opened
 }
 
+/// How many segment nodes inserting [b, b + len) may take: one per stretch
+/// between the held ranges it covers (only looked at when the pool is low).
+std::size_t endpoint::impl::pieces_needed(conn& c, std::uint64_t b, std::uint32_t len) noexcept {
+    constexpr std::size_t max_ranges = 64;
+    std::uint64_t held[max_ranges][2];
+    const std::size_t n = c.rx().held_ranges_past_hole(held, max_ranges);
+    if (n == max_ranges) return c.in().held_segments() + 1;  // too many to tell: the safe bound
+    std::size_t k = 1;
+    for (std::size_t i = 0; i < n; ++i)
+        if (held[i][0] < b + len && held[i][1] > b) ++k;
+    return k;
+}
+
 void endpoint::impl::on_data(conn& c, burst_seg& s, seq32 seq, std::uint32_t len) noexcept {
     const net::packet_meta& m = s.meta;
     std::uint32_t pkt_off = m.payload_offset;
@@ -1418,7 +1432,7 @@ void endpoint::impl::on_data(conn& c, burst_seg& s, seq32 seq, std::uint32_t len
     tcp::stream& in = c.in();
     const std::size_t free_nodes = segments.capacity() - segments.used();
     const std::size_t reserve = ub == nxt ? 0 : segments.capacity() / 8;
-    if (free_nodes <= in.held_segments() + 1 + reserve) {
+    if (free_nodes <= in.held_segments() + 1 + reserve && free_nodes <= pieces_needed(c, ub, len) + reserve) {
         counters.add(ec::data_dropped_no_room);
         c.ack_now = true;
         drops.add(s.m);
