@@ -533,7 +533,11 @@ int af_child_main(int argc, char** argv) {
                 cfg.listen_ports = {af_endpoint_port};
                 cfg.ports = {{port_id, 0, mac}};
                 cfg.max_connections = conns * 2 + 64;
-                cfg.max_segments = 16384;
+                // max_segments bounds what all windows together promise: keep it
+                // near what the port's rx ring absorbs while the poller is away
+                // (af_xdp: 1024 descriptors; af_packet: a 16384-frame ring), or the
+                // veth drops the sender's bursts at the ring.
+                cfg.max_segments = kind == "af_xdp" ? 2048 : 8192;
                 cfg.receive_buffer = 4U << 20;
                 cfg.tx_mbufs = 4095;
                 cfg.verify_checksums = false;  // the veth leaves them to offload, as the watch rows
