@@ -168,7 +168,9 @@ TcpPairs make_clients(std::uint32_t n, std::uint32_t seg, const Where& w) {
             p.error = std::string("connect: ") + std::strerror(errno) + " (rxinto's endpoint did not answer)";
             return p;
         }
-        tmo = timeval{0, 0};
+        // A connection that stops making progress for 10 s is an error of the
+        // row (send: Resource temporarily unavailable), never a hang.
+        tmo = timeval{10, 0};
         setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof tmo);
         p.tx.push_back(std::move(c));
     }
