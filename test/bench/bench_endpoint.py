@@ -10,7 +10,9 @@ Namespace A runs `iperf3 -c 10.97.0.2 -t S -P K -J`; namespace B is the receiver
   kernel-offloads-on    the same with the veth's default offloads (TSO/GSO/GRO on)
   rxinto-endpoint-af_packet, rxinto-endpoint-af_xdp
                         rxinto-perf owning 10.97.0.2 on b0 (B's kernel has no address
-                        there), offloads off as in the first row
+                        there), offloads off as in the first row; [endpoint] max_segments
+                        8192 (af_packet) / 2048 (af_xdp): the windows together stay near
+                        what the port's rx ring absorbs
 For each: Gbit/s (iperf3's sum_received), and CPU seconds per GB received:
   recv_proc  the receiving process (iperf3 -s or rxinto-perf: utime + stime);
              the kernel's softirq receive work is not in it (it runs wherever the
@@ -116,8 +118,14 @@ def one_row(build, path, streams, seconds, runs):
         else:
             vdev = ("net_af_xdp0,iface=b0,start_queue=0,queue_count=1" if path.endswith("af_xdp") else
                     "net_af_packet0,iface=b0,qpairs=1,blocksz=65536,framesz=2048,framecnt=8192")
-            srv = lab.spawn(lab.b, [os.path.join(build, "app", "rxinto-perf"), "--vdev", vdev, "--address",
-                                    B_IP + "/24", "--file-prefix", lab.b, "--in-memory", "--lcores", "0-1"])
+            # The windows of all connections together stay near what the port's
+            # rx ring absorbs (net_af_xdp: 1024 descriptors), as config/endpoint-af_xdp.ini.
+            ini = f"/tmp/{lab.b}.ini"
+            with open(ini, "w") as f:
+                f.write("[endpoint]\nmax_segments = %d\n" % (2048 if path.endswith("af_xdp") else 8192))
+            srv = lab.spawn(lab.b, [os.path.join(build, "app", "rxinto-perf"), "--config", ini, "--vdev", vdev,
+                                    "--address", B_IP + "/24", "--file-prefix", lab.b, "--in-memory",
+                                    "--lcores", "0-1"])
             realtcp.LineReader(srv.stdout, "rxinto-perf").wait_for("listening", 60)
             realtcp.LineReader(srv.stderr, "rxinto-perf stderr")
         for _ in range(runs + 1):  # one warm-up
