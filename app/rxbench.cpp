@@ -46,7 +46,8 @@ using rxinto::Result;
 const char* const all_paths[] = {
     "kernel-tcp-loopback", "kernel-tcp-veth",      "kernel-io_uring", "kernel-udp-recv",
     "kernel-udp-recvmmsg", "rxinto-ring",          "rxinto-ring-zerocopy",
-    "rxinto-af_packet",    "rxinto-af_xdp",        "memcpy",
+    "rxinto-af_packet",    "rxinto-af_xdp",        "rxinto-endpoint-af_packet",
+    "rxinto-endpoint-af_xdp", "memcpy",
 };
 
 constexpr const char* usage_text =
@@ -68,7 +69,8 @@ constexpr const char* usage_text =
     "                      as the kernel on loopback, or a NIC with rx checksum offload)\n"
     "  --pool-mbufs N      rxinto generator pool (default 262143: larger than the caches)\n"
     "  --memcpy-mib N      cold memcpy source (default 256)\n"
-    "  --no-veth           skip kernel-tcp-veth, rxinto-af_packet and rxinto-af_xdp\n"
+    "  --no-veth           skip kernel-tcp-veth and the rxinto-af_* and\n"
+    "                      rxinto-endpoint-* paths\n"
     "                      (no network namespaces)\n"
     "  --quick             1 run, a few thousand segments per case: checks that every\n"
     "                      path delivers exactly the bytes sent (exit 1 if not), never speed\n"
@@ -78,7 +80,8 @@ constexpr const char* usage_text =
     "\n"
     "Paths: kernel-tcp-loopback kernel-tcp-veth kernel-io_uring kernel-udp-recv\n"
     "kernel-udp-recvmmsg rxinto-ring rxinto-ring-zerocopy rxinto-af_packet rxinto-af_xdp\n"
-    "memcpy. Exit status: 0 ok, 1 a byte count or check failed, 2 bad usage.\n";
+    "rxinto-endpoint-af_packet rxinto-endpoint-af_xdp (rxinto terminates the sender's\n"
+    "connections itself) memcpy. Exit status: 0 ok, 1 a byte count or check failed, 2 bad usage.\n";
 
 using feed::set_list;
 using feed::set_seconds;
@@ -286,7 +289,7 @@ bool write_json(const std::string& file, const std::vector<Row>& rows) {
         f << ", \"empty_poll_share\": " << (r.samples.empty() || e.median < 0 ? "null" : fmt(e.median));
         f << ", \"sent_bytes\": " << sent << ", \"delivered_bytes\": " << delivered
           << ", \"ok\": " << (r.error.empty() && !r.samples.empty() && sent == delivered ? "true" : "false");
-        if (r.path.rfind("rxinto-af_", 0) == 0) {
+        if (r.path.rfind("rxinto-af_", 0) == 0 || r.path.rfind("rxinto-endpoint-", 0) == 0) {
             std::uint64_t frames = 0, drops = 0;
             for (const auto& s : r.samples) {
                 frames += s.frames;
@@ -337,6 +340,8 @@ const Style styles[] = {
     {"kernel-tcp-loopback", "#1f78b4", ""},
     {"kernel-tcp-veth", "#a6761d", ""},
     {"rxinto-af_packet", "#e6ab02", "5,2"},
+    {"rxinto-endpoint-af_packet", "#e31a1c", "5,2"},
+    {"rxinto-endpoint-af_xdp", "#fb9a99", "5,2"},
 };
 
 bool write_plot(const std::string& file, const std::vector<Row>& rows, const Options& o,

@@ -15,6 +15,7 @@ packages=(
   tcpdump tshark tcpflow iproute2 ethtool procps liburing-dev strace
   python3-dev pybind11-dev python3-numpy
   nats-server libnats-dev postgresql libpq-dev
+  iperf3 netcat-openbsd socat iputils-ping
 )
 
 missing=()
@@ -26,6 +27,8 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   # tshark asks whether non-root users may capture; answer no, non-interactively.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  # iperf3 asks whether to run a daemon; no (the tests start their own).
+  echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

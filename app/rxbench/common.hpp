@@ -116,4 +116,7 @@ void run_af_paths(const Options& o, double tsc_hz, const std::string& self_exe,
 /// answers the parent's commands, returns the exit status.
 int af_child_main(int argc, char** argv);
 
+/// The TCP port rxinto's endpoint listens on in the rxinto-endpoint-* rows.
+inline constexpr std::uint16_t af_endpoint_port = 5999;
+
 }  // namespace rxbench

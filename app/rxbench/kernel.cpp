@@ -37,6 +37,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -136,13 +137,49 @@ struct Where {
     int tx_ns = -1, rx_ns = -1;
     std::uint32_t rx_addr = 0x7F000001;  ///< host order
     bool connect_timeout = false;        ///< connect() gives up after 5 s (SO_SNDTIMEO)
+    /// Not 0: nobody accepts in rx_ns; the senders connect to rx_addr:endpoint_port,
+    /// which rxinto's endpoint owns (rxinto-endpoint-*).
+    std::uint16_t endpoint_port = 0;
 };
 
 int rcvbuf_for(std::uint32_t conns) {
     return static_cast<int>(std::min<std::uint32_t>(4U << 20, std::max<std::uint32_t>(256U << 10, (64U << 20) / conns)));
 }
 
+/// rxinto-endpoint-*: only the senders; rxinto's endpoint answers the handshakes.
+TcpPairs make_clients(std::uint32_t n, std::uint32_t seg, const Where& w) {
+    TcpPairs p;
+    const int buf = rcvbuf_for(n);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(w.rx_addr);
+    a.sin_port = htons(w.endpoint_port);
+    for (std::uint32_t i = 0; i < n; ++i) {
+        Fd c(socket_in(w.tx_ns, SOCK_STREAM));
+        if (c.fd < 0) {
+            p.error = std::string("socket: ") + std::strerror(errno);
+            return p;
+        }
+        if (setint(c.fd, SOL_SOCKET, SO_SNDBUFFORCE, buf) != 0) setint(c.fd, SOL_SOCKET, SO_SNDBUF, buf);
+        setint(c.fd, IPPROTO_TCP, TCP_NODELAY, seg < 1448 ? 1 : 0);
+        timeval tmo{5, 0};
+        setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof tmo);
+        if (connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+            p.error = std::string("connect: ") + std::strerror(errno) + " (rxinto's endpoint did not answer)";
+            return p;
+        }
+        // A connection that stops making progress for 10 s is an error of the
+        // row (send: Resource temporarily unavailable), never a hang.
+        tmo = timeval{10, 0};
+        setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof tmo);
+        p.tx.push_back(std::move(c));
+    }
+    p.sndbuf = getint(p.tx[0].fd, SOL_SOCKET, SO_SNDBUF);
+    return p;
+}
+
 TcpPairs make_pairs(std::uint32_t n, std::uint32_t seg, const Where& w) {
+    if (w.endpoint_port != 0) return make_clients(n, seg, w);
     TcpPairs p;
     Fd l(socket_in(w.rx_ns, SOCK_STREAM));
     if (l.fd < 0) {
@@ -788,17 +825,20 @@ Sample af_run(AfChild& ch, std::uint32_t n, std::uint32_t seg, const Options& o,
         const std::uint64_t quick_bytes =
             o.quick ? std::max<std::uint64_t>(seg, quick_segs * seg / n) : 0;
         t0_ns = mono_now_ns();
-        std::thread rt([&] { rx.run_recv(p.rx, buf); });
+        const bool endpoint = w.endpoint_port != 0;  // rxinto is the receiver: no kernel one
+        std::thread rt([&] {
+            if (!endpoint) rx.run_recv(p.rx, buf);
+        });
         std::thread st([&] { tx.run(p.tx, seg, o.seconds, quick_bytes, src); });
         st.join();
         rt.join();
         rx_end_ns = mono_now_ns();
         sent = tx.sent;
         tx_cpu = tx.cpu;
-        rx_cpu = rx.cpu;
+        rx_cpu = endpoint ? 0 : rx.cpu;
         if (!tx.error.empty()) err = tx.error;
-        if (!rx.error.empty()) err = rx.error;
-        if (rx.got != tx.sent && err.empty())
+        if (!endpoint && !rx.error.empty()) err = rx.error;
+        if (!endpoint && rx.got != tx.sent && err.empty())
             err = "the kernel receiver got " + std::to_string(rx.got) + " of " + std::to_string(tx.sent) + " bytes";
     }  // both ends closed: FINs both ways
     if (!ch.send("end " + std::to_string(sent)) || !ch.read_line(line, 20) || line.rfind("result ", 0) != 0) {
@@ -849,7 +889,7 @@ Sample af_run(AfChild& ch, std::uint32_t n, std::uint32_t seg, const Options& o,
 void run_af_paths(const Options& o, double tsc_hz, const std::string& self_exe,
                   std::vector<Row>& rows) {
     (void)tsc_hz;
-    const char* const kinds[] = {"af_packet", "af_xdp"};
+    const char* const kinds[] = {"af_packet", "af_xdp", "endpoint-af_packet", "endpoint-af_xdp"};
     bool any = false;
     for (const char* k : kinds) any = any || wanted(o, std::string("rxinto-") + k);
     if (!any) return;
@@ -888,23 +928,46 @@ void run_af_paths(const Options& o, double tsc_hz, const std::string& self_exe,
     w.rx_ns = v.b.fd;
     w.rx_addr = 0x0A4E0002;
     w.connect_timeout = true;
+    bool kernel_address = true;
     const std::string shared_note =
         "3 busy parties on 2 vCPUs: sender (CPU 0), kernel receiver (CPU 1), rxinto poller (floating)";
+    const std::string endpoint_note =
+        "2 busy parties on 2 vCPUs: sender (CPU 0), rxinto's endpoint poller (floating); no kernel receiver";
     for (const char* k : kinds) {
         const std::string path = std::string("rxinto-") + k;
         if (!wanted(o, path)) continue;
+        const bool endpoint = std::string_view(k).rfind("endpoint-", 0) == 0;
+        w.endpoint_port = endpoint ? af_endpoint_port : 0;
+        if (endpoint && kernel_address) {
+            // rxinto owns 10.78.0.2 from here on: B's kernel must not answer for it.
+            const std::string c = "ip -n " + v.nb + " addr del 10.78.0.2/24 dev " + v.ib;
+            if (std::system((c + " >/dev/null 2>&1").c_str()) != 0) {
+                skip(path, "'" + c + "' failed");
+                continue;
+            }
+            kernel_address = false;
+        }
         AfChild ch(self_exe, v.nb, k, v.ib);
         if (!ch.up()) {
             skip(path, ch.why);
             std::fprintf(stderr, "rxbench: %-20s skipped: %s\n", path.c_str(), ch.why.c_str());
             continue;
         }
-        std::printf("  %s: namespaces %s (Linux TCP sender, 10.78.0.1) and %s (Linux TCP receiver, "
-                    "10.78.0.2), veth MTU 1500 with TSO/GSO/GRO off on both ends; rxinto in a child "
-                    "process in %s on %s (%s), one EAL lcore floating over both CPUs, TCP checksums "
-                    "ignored (the veth leaves them to offload); %s\n",
-                    path.c_str(), v.na.c_str(), v.nb.c_str(), v.nb.c_str(), v.ib.c_str(),
-                    ch.hello.c_str(), shared_note.c_str());
+        if (endpoint)
+            std::printf("  %s: namespaces %s (Linux TCP sender, 10.78.0.1) and %s, where rxinto's endpoint "
+                        "owns 10.78.0.2 (B's kernel has no address there) and terminates the connections "
+                        "(port %u), veth MTU 1500 with TSO/GSO/GRO off on both ends; rxinto in a child process "
+                        "on %s (%s), one EAL lcore floating over both CPUs, receiving with recv_into into one "
+                        "64 KiB buffer; CPU s/GB: the sender and rxinto's poller\n",
+                        path.c_str(), v.na.c_str(), v.nb.c_str(), static_cast<unsigned>(af_endpoint_port),
+                        v.ib.c_str(), ch.hello.c_str());
+        else
+            std::printf("  %s: namespaces %s (Linux TCP sender, 10.78.0.1) and %s (Linux TCP receiver, "
+                        "10.78.0.2), veth MTU 1500 with TSO/GSO/GRO off on both ends; rxinto in a child "
+                        "process in %s on %s (%s), one EAL lcore floating over both CPUs, TCP checksums "
+                        "ignored (the veth leaves them to offload); %s\n",
+                        path.c_str(), v.na.c_str(), v.nb.c_str(), v.nb.c_str(), v.ib.c_str(),
+                        ch.hello.c_str(), shared_note.c_str());
         bool dead = false;
         for (const std::uint32_t n : o.conns) {
             for (const std::uint32_t seg : o.sizes) {
@@ -929,8 +992,9 @@ void run_af_paths(const Options& o, double tsc_hz, const std::string& self_exe,
                     if (r >= warm) row.samples.push_back(s);
                 }
                 if (dead && row.error.empty()) row.error = "af child gone";
-                row.note = notes.empty() ? shared_note : notes + "; " + shared_note;
-                if (row.error.rfind("connect:", 0) == 0 && row.samples.empty()) {
+                const std::string& row_note = endpoint ? endpoint_note : shared_note;
+                row.note = notes.empty() ? row_note : notes + "; " + row_note;
+                if (!endpoint && row.error.rfind("connect:", 0) == 0 && row.samples.empty()) {
                     // The kernel never answered: the port took the frames instead of copying them.
                     row.skipped = std::string("net_") + k + " on " + v.ib + " (" + ch.hello + "): " +
                                   row.error + ": the port's XDP program redirects every frame B's veth end "

@@ -22,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <string_view>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -43,6 +45,7 @@
 #include "feed.hpp"
 #include "rxinto/capture/rx_loop.hpp"
 #include "rxinto/config/settings.hpp"
+#include "rxinto/endpoint/endpoint.hpp"
 #include "rxinto/port/eal.hpp"
 #include "rxinto/port/ports.hpp"
 #include "rxinto/tcp/counters.hpp"
@@ -271,6 +274,7 @@ std::uint64_t capture_drops(const std::vector<int>& fds) {
 
 struct AfCase {
     std::unique_ptr<rxinto::tcp::reassembler> r;
+    std::unique_ptr<rxinto::endpoint::endpoint> ep;  ///< rxinto-endpoint-*: rxinto terminates TCP
     bool timed = false;    ///< between go and the result
     bool ending = false;   ///< end received
     std::uint64_t target = 0;
@@ -290,7 +294,10 @@ int af_child_main(int argc, char** argv) {
         std::fprintf(stderr, "rxbench --af-child: KIND IFACE CMD_FD REPLY_FD\n");
         return 2;
     }
-    const std::string kind = argv[0];
+    // "endpoint-af_packet" / "endpoint-af_xdp": the same port, but rxinto's
+    // endpoint owns 10.78.0.2 and terminates the connections (one tx queue).
+    const bool endpoint = std::string_view(argv[0]).rfind("endpoint-", 0) == 0;
+    const std::string kind = endpoint ? std::string(argv[0] + 9) : std::string(argv[0]);
     const std::string iface = argv[1];
     LineReader in;
     in.fd = std::atoi(argv[2]);
@@ -346,7 +353,7 @@ int af_child_main(int argc, char** argv) {
         return 1;
     };
     if (kind != "af_xdp") {
-        auto opened = rxinto::port::Ports::open(s, 1, 1, {});
+        auto opened = rxinto::port::Ports::open(s, 1, 1, {}, 0, {}, endpoint);
         if (!opened) return fail(opened.error().message);
         ports = std::make_unique<rxinto::port::Ports>(std::move(opened).value());
         port_id = ports->ports().at(0).port_id;
@@ -378,6 +385,9 @@ int af_child_main(int argc, char** argv) {
         setup = "pool 32767 mbufs, 1 rx + 1 tx queue set up by rxbench";
     }
     if (pool == nullptr) pool = ports->pool();
+    std::array<std::uint8_t, 6> mac{};
+    if (rte_ether_addr ea{}; rte_eth_macaddr_get(port_id, &ea) == 0) std::memcpy(mac.data(), ea.addr_bytes, 6);
+    if (endpoint) setup += ", rxinto's endpoint owns 10.78.0.2";
     const std::vector<int> psocks = packet_sockets();
     if (!psocks.empty())
         setup += ", kernel ring drops read from " + std::to_string(psocks.size()) + " AF_PACKET socket(s)";
@@ -424,6 +434,20 @@ int af_child_main(int argc, char** argv) {
         }
     };
 
+    // The endpoint's side: the client's bytes into the buffer; our FIN once its FIN was read.
+    auto drain_ep = [&](rxinto::tcp::connection& conn) {
+        rxinto::tcp::stream& st = conn.in(rxinto::endpoint::endpoint::inbound(conn));
+        while (true) {
+            const std::span<std::byte> room(buf.get() + pos, app_buf_size - pos);
+            const rxinto::tcp::recv_result res = st.recv_into(room);
+            c.c2s += res.bytes;
+            pos += res.bytes;
+            if (pos == app_buf_size) pos = 0;
+            if (res.bytes < room.size()) break;
+        }
+        if (st.finished() && c.ep->state(conn) == rxinto::endpoint::tcp_state::close_wait) c.ep->close(conn);
+    };
+
     while (!quit) {
         std::uint64_t bytes = 0;
         const std::uint16_t n = rxinto::capture::receive(q, pkts, 32, bytes);
@@ -432,7 +456,21 @@ int af_child_main(int argc, char** argv) {
             ++c.polls;
             if (n == 0) ++c.empty;
         }
-        if (n != 0) {
+        if (c.ep) {
+            // Receive, read, then ACK (flush), as rxinto's endpoint workers do;
+            // the flush also runs without packets (timers, window updates).
+            const std::uint64_t before = c.c2s;
+            const std::uint64_t now_ns = now / tsc_per_us * 1000ULL;
+            if (n != 0) c.ep->process_burst(pkts, n, now_ns);
+            for (const rxinto::tcp::event& ev : c.ep->events()) drain_ep(*ev.conn);
+            c.ep->flush(now_ns);
+            if (n != 0) {
+                const std::uint64_t after = rte_rdtsc();
+                if (c.timed) c.busy += after - now;
+                c.frames += n;
+                if (c.c2s != before) c.last_tsc = c.progress_tsc = after;
+            }
+        } else if (n != 0) {
             if (c.r) {
                 const std::uint64_t before = c.c2s + c.s2c + c.other;
                 c.r->process_burst(pkts, n, link, now / tsc_per_us * 1000ULL);
@@ -459,7 +497,11 @@ int af_child_main(int argc, char** argv) {
             rte_eth_stats st{};
             rte_eth_stats_get(port_id, &st);
             const std::uint64_t kdrops = capture_drops(psocks);
-            c.r->finish();
+            const std::uint64_t unknown =
+                c.ep ? c.ep->counters().get(rxinto::endpoint::endpoint_counter::closed_port)
+                     : c.r->counters().get(rxinto::tcp::tcp_counter::no_handshake);
+            if (c.r) c.r->finish();
+            if (c.ep) c.ep->finish(fin / tsc_per_us * 1000ULL);
             const std::uint64_t last = c.last_tsc > c.go_tsc ? c.last_tsc : c.go_tsc;
             const double span = static_cast<double>(fin - c.go_tsc);
             const double cpu_used = span > 0 ? cpu * static_cast<double>(last - c.go_tsc) / span : 0;
@@ -473,9 +515,9 @@ int af_child_main(int argc, char** argv) {
                           last_ns, cpu_used, c.busy, c.c2s, c.s2c + c.other, c.frames, c.polls,
                           c.empty, allocs, st.imissed - c.go_stats.imissed,
                           st.rx_nombuf - c.go_stats.rx_nombuf, st.ierrors - c.go_stats.ierrors,
-                          c.gaps, c.gap_bytes,
-                          c.r->counters().get(rxinto::tcp::tcp_counter::no_handshake), kdrops);
+                          c.gaps, c.gap_bytes, unknown, kdrops);
             c.r.reset();
+            c.ep.reset();
             c = AfCase{};
             reply(out, res);
         }
@@ -484,7 +526,30 @@ int af_child_main(int argc, char** argv) {
         while (in.next(line)) {
             unsigned seg = 0, conns = 0;
             unsigned long long sent = 0;
-            if (std::sscanf(line, "start %u %u", &seg, &conns) == 2) {
+            if (std::sscanf(line, "start %u %u", &seg, &conns) == 2 && endpoint) {
+                c = AfCase{};
+                rxinto::endpoint::endpoint_config cfg;
+                cfg.addresses = {rxinto::endpoint::parse_address("10.78.0.2/24").value()};
+                cfg.listen_ports = {af_endpoint_port};
+                cfg.ports = {{port_id, 0, mac}};
+                cfg.max_connections = conns * 2 + 64;
+                // max_segments bounds what all windows together promise: keep it
+                // near what the port's rx ring absorbs while the poller is away
+                // (af_xdp: 1024 descriptors; af_packet: a 16384-frame ring), or the
+                // veth drops the sender's bursts at the ring.
+                cfg.max_segments = kind == "af_xdp" ? 2048 : 8192;
+                cfg.receive_buffer = 4U << 20;
+                cfg.tx_mbufs = 4095;
+                cfg.verify_checksums = false;  // the veth leaves them to offload, as the watch rows
+                auto e = rxinto::endpoint::endpoint::create(cfg, "rxafe" + std::to_string(++made), 0,
+                                                            static_cast<int>(rte_socket_id()));
+                if (!e) {
+                    reply(out, ("error endpoint: " + e.error().message + "\n").c_str());
+                    continue;
+                }
+                c.ep = std::move(e).value();
+                reply(out, "ready\n");
+            } else if (std::sscanf(line, "start %u %u", &seg, &conns) == 2) {
                 c = AfCase{};
                 rxinto::tcp::tcp_config cfg;
                 cfg.max_flows = conns * 2 + 64;
@@ -507,7 +572,7 @@ int af_child_main(int argc, char** argv) {
                 c.go_allocs = thread_allocs();
                 c.timed = true;
                 reply(out, "going\n");
-            } else if (std::sscanf(line, "end %llu", &sent) == 1 && c.r) {
+            } else if (std::sscanf(line, "end %llu", &sent) == 1 && (c.r || c.ep)) {
                 c.target = sent;
                 c.ending = true;
                 c.end_tsc = rte_rdtsc();
@@ -522,6 +587,7 @@ int af_child_main(int argc, char** argv) {
         }
     }
     c.r.reset();
+    c.ep.reset();
     if (ports) {
         ports->close();
     } else {

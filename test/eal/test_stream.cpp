@@ -26,7 +26,7 @@
 #include <rte_ring.h>
 
 #include "rxinto/tcp/stream.hpp"
-#include "stream_rx.hpp"  // white-box: the worker side (lib/rxinto/tcp)
+#include "rxinto/tcp/stream_rx.hpp"  // the worker side
 
 #include "eal_helpers.hpp"
 

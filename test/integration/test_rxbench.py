@@ -24,7 +24,7 @@ RXBENCH = rxtest.app(BUILD, "rxbench")
 PATHS = [
     "kernel-tcp-loopback", "kernel-tcp-veth", "kernel-io_uring", "kernel-udp-recv",
     "kernel-udp-recvmmsg", "rxinto-ring", "rxinto-ring-zerocopy", "rxinto-af_packet",
-    "rxinto-af_xdp", "memcpy",
+    "rxinto-af_xdp", "rxinto-endpoint-af_packet", "rxinto-endpoint-af_xdp", "memcpy",
 ]
 FIELDS = ["path", "workload", "segment_bytes", "connections", "gbps", "mpps", "cpu_s_per_gb",
           "cycles_per_segment", "allocs_per_segment", "gbps_min", "gbps_max"]
@@ -85,7 +85,7 @@ def main():
             if path.startswith("rxinto-"):
                 check(r.get("allocs_per_segment") == 0,
                       f"{name}: {r.get('allocs_per_segment')} allocations per segment")
-            if path.startswith("rxinto-af_"):
+            if path.startswith("rxinto-af_") or path.startswith("rxinto-endpoint-"):
                 # A live port (a Linux TCP sender over a veth): --quick is sized so that the
                 # PMD cannot drop, and the poller saw the frames (data, ACKs, handshakes).
                 check(r.get("capture_drops") == 0, f"{name}: capture drops {r.get('capture_drops')}")
@@ -95,9 +95,10 @@ def main():
     if os.geteuid() == 0:
         # As root the veth exists, so rxinto-af_packet must have run (af_xdp may be skipped
         # with a reason: its XDP program takes the frames from the kernel's TCP receiver).
-        check(any("skipped" not in r for r in by_path.get("rxinto-af_packet", [])),
-              "rxinto-af_packet: skipped although running as root: "
-              + str([r.get("skipped") for r in by_path.get("rxinto-af_packet", [])]))
+        for path in ("rxinto-af_packet", "rxinto-endpoint-af_packet"):
+            check(any("skipped" not in r for r in by_path.get(path, [])),
+                  f"{path}: skipped although running as root: "
+                  + str([r.get("skipped") for r in by_path.get(path, [])]))
 
     return rxtest.summary(list_failures=False)
 

@@ -786,3 +786,27 @@ TEST(CliExport, Options) {
     EXPECT_NE(parse_error({"--node", "n1"}).find("set without urls"), std::string::npos);
     EXPECT_NE(parse_error({"--export"}).find("missing value"), std::string::npos);
 }
+
+// ---- the endpoint: --address, --listen ---------------------------------------
+
+TEST(EndpointOptions, AddressesAndPorts) {
+    const CliOptions o = parse_ok({"--vdev", "net_af_packet0,iface=veth1", "--address", "10.0.0.2/24",
+                                   "--address=fd00::0002/64", "--listen", "5201", "--listen", "9000"});
+    ASSERT_EQ(o.settings.endpoint.addresses.size(), 2U);
+    EXPECT_EQ(o.settings.endpoint.addresses[0], "10.0.0.2/24");
+    EXPECT_EQ(o.settings.endpoint.addresses[1], "fd00::2/64");  // normalised
+    EXPECT_EQ(o.settings.endpoint.listen, (std::vector<std::uint16_t>{5201, 9000}));
+    // no prefix: a host address
+    EXPECT_EQ(parse_ok({"--vdev", "net_tap0", "--address", "10.0.0.2"}).settings.endpoint.addresses[0],
+              "10.0.0.2/32");
+}
+
+TEST(EndpointOptions, Rejected) {
+    expect_contains_all(parse_error({"--vdev", "net_tap0", "--address", "10.0.0.2/33"}), {"--address", "prefix"});
+    expect_contains_all(parse_error({"--vdev", "net_tap0", "--address", "224.0.0.1"}), {"--address", "unicast"});
+    expect_contains_all(parse_error({"--vdev", "net_tap0", "--address", "eth0"}), {"--address", "IPv4 or IPv6"});
+    expect_contains_all(parse_error({"--vdev", "net_tap0", "--listen", "0"}), {"--listen"});
+    expect_contains_all(parse_error({"--vdev", "net_tap0", "--listen", "80"}), {"[endpoint] listen", "address"});
+    // a replayed capture cannot be an endpoint: nothing to send on
+    expect_contains_all(parse_error({"--address", "10.0.0.2/24"}), {"[endpoint] address", "live port"});
+}

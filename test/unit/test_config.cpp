@@ -1365,3 +1365,26 @@ TEST_F(ConfigFile, ExportCrossChecks) {
     const Settings s = load_ok("[export]\nurls = nats://[::1]:4223,nats://u:p@h\n");
     EXPECT_EQ(s.export_.urls, "nats://[::1]:4223,nats://u:p@h:4222");
 }
+
+// ---- [endpoint] ----------------------------------------------------------------
+
+TEST(EndpointSection, ExamplesLoad) {
+    for (const char* name : {"endpoint-af_xdp.ini", "endpoint-pci.ini"}) {
+        auto r = load_file(example(name));
+        ASSERT_TRUE(r.ok()) << name << ": " << r.error().message;
+        EXPECT_EQ(r->endpoint.addresses.size(), 2U) << name;
+        EXPECT_FALSE(r->endpoint.listen.empty()) << name;
+    }
+    auto p = load_file(example("endpoint-pci.ini"));
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->endpoint.listen, (std::vector<std::uint16_t>{5201, 9000}));
+    EXPECT_EQ(p->endpoint.max_connections, 65536U);
+}
+
+TEST(EndpointSection, DefaultsAreOff) {
+    const Settings d = defaults();
+    EXPECT_TRUE(d.endpoint.addresses.empty());
+    EXPECT_TRUE(d.endpoint.listen.empty());
+    EXPECT_TRUE(d.endpoint.reset_unknown);
+    EXPECT_TRUE(d.endpoint.syn_cookies);
+}

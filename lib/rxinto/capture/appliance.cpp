@@ -20,6 +20,7 @@
 
 #include "rxinto/capture/capture_sink.hpp"
 #include "rxinto/capture/dispatch.hpp"
+#include "rxinto/capture/endpoint_sink.hpp"
 #include "rxinto/capture/filter.hpp"
 #include "rxinto/capture/output.hpp"
 #include "rxinto/capture/packet_clock.hpp"
@@ -51,6 +52,8 @@ struct Run {
     std::vector<std::size_t> first_queue;                        // per port: index into the above
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::unique_ptr<TcpSink>> tcp_sinks;  // one per worker when TCP-lite is on
+    std::vector<std::unique_ptr<EndpointSink>> endpoint_sinks;  // one per worker with [endpoint] address
+    std::vector<EndpointWorker> endpoint_workers;
     std::unique_ptr<Dispatcher> dispatcher;           // software dispatch, when on
     std::unique_ptr<bpf_filter> filter;               // --filter, shared read-only by the workers
     std::vector<std::unique_ptr<pcapng_writer>> writers;      // -w: one per worker
@@ -177,6 +180,26 @@ struct Run {
             }
         }
         if (exporter != nullptr) fill_export(s.exp);
+        if (!endpoint_sinks.empty()) {
+            s.endpoint_enabled = true;
+            for (std::size_t i = 0; i < endpoint::endpoint_counters::size; ++i) {
+                std::uint64_t v = 0;
+                for (const auto& e : endpoint_sinks) v += e->ep().counters().get(i);
+                s.endpoint.emplace_back(endpoint::to_string(static_cast<endpoint::endpoint_counter>(i)), v);
+            }
+            for (std::size_t i = 0; i < tcp::tcp_counters::size; ++i) {
+                std::uint64_t v = 0;
+                for (const auto& e : endpoint_sinks) v += e->ep().stream_counters().get(i);
+                s.tcp.emplace_back(tcp::to_string(static_cast<tcp::tcp_counter>(i)), v);
+            }
+            for (const auto& e : endpoint_sinks) {
+                s.endpoint_connections += e->ep().connections();
+                if (const auto* a = dynamic_cast<const StreamsApp*>(&e->app()); a != nullptr && a->feed() != nullptr) {
+                    s.streams_ring_full += a->feed()->counters().ring_full.get();
+                    s.stream_bytes_unsent += a->feed()->counters().bytes_unsent.get();
+                }
+            }
+        }
         for (const auto& w : writers) {
             const auto& c = w->counters();
             s.capture_enabled = true;
@@ -334,6 +357,63 @@ Result<std::unique_ptr<fleet::exporter>> make_exporter(const config::Settings& s
     return fleet::exporter::create(o, notes);
 }
 
+/// The endpoint's sinks, one per worker: its tx queue on each port is the one
+/// of the rx queue it polls there.
+/// feeds[i]: worker i's stream output (null: none), taken by its StreamsApp.
+Status make_endpoint_sinks(Run& r, const config::Settings& s, const RunOptions& opt, const port::Ports& ports,
+                           std::vector<std::unique_ptr<stream_feed>>& feeds) {
+    endpoint::endpoint_config base;
+    for (const std::string& a : s.endpoint.addresses) {
+        auto ip = endpoint::parse_address(a);
+        if (!ip) return make_error("[endpoint] address: ", ip.error().message);
+        base.addresses.push_back(ip.value());
+    }
+    base.listen_ports = s.endpoint.listen;
+    base.reset_unknown = s.endpoint.reset_unknown;
+    base.max_connections = s.endpoint.max_connections;
+    base.syn_queue = s.endpoint.syn_queue;
+    base.syn_cookies = s.endpoint.syn_cookies;
+    base.time_wait_max = s.endpoint.time_wait_max;
+    base.time_wait_ns = static_cast<std::uint64_t>(s.endpoint.time_wait_s * 1e9);
+    base.receive_buffer = s.endpoint.receive_buffer;
+    base.max_segments = s.endpoint.max_segments;
+    base.mtu = s.endpoint.mtu;
+    base.tx_mbufs = s.endpoint.tx_mbufs;
+    base.verify_checksums = s.tcp.checksum != "ignore";
+    for (std::size_t i = 0; i < r.workers.size(); ++i) {
+        Worker& w = *r.workers[i];
+        endpoint::endpoint_config cfg = base;
+        for (const QueueRef& q : w.queues) {
+            const auto& pi = ports.ports()[q.port_index];
+            bool known = false;
+            for (const auto& b : cfg.ports) known = known || b.port_id == pi.port_id;
+            if (!known) cfg.ports.push_back({pi.port_id, q.queue, pi.mac});
+        }
+        const int socket = static_cast<int>(rte_lcore_to_socket_id(w.lcore));
+        auto ep = endpoint::endpoint::create(cfg, "rxep" + std::to_string(i), static_cast<unsigned>(i), socket);
+        if (!ep) return make_error("worker ", std::to_string(i), ": ", ep.error().message);
+        std::unique_ptr<EndpointApp> app;
+        if (opt.endpoint_app) app = opt.endpoint_app(static_cast<unsigned>(i));
+        if (!app)
+            app = std::make_unique<StreamsApp>(std::move(feeds[i]), s.endpoint.read_rate, s.endpoint.max_connections);
+        r.endpoint_sinks.push_back(std::make_unique<EndpointSink>(std::move(ep.value()), std::move(app)));
+    }
+    for (std::size_t i = 0; i < r.workers.size(); ++i)
+        r.endpoint_workers.push_back(EndpointWorker{r.workers[i].get(), r.endpoint_sinks[i].get()});
+    return {};
+}
+
+/// The line that says the endpoint takes connections (tests wait for "listening").
+void announce_endpoint(const config::Settings& s, const RunOptions& opt) {
+    std::string addrs, ports;
+    for (const auto& a : s.endpoint.addresses) addrs += (addrs.empty() ? "" : " ") + a;
+    for (auto p : s.endpoint.listen) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+    std::fprintf(opt.progress_out, "rxinto: endpoint %s listening on TCP port%s %s\n", addrs.c_str(),
+                 s.endpoint.listen.size() == 1 ? "" : "s", ports.empty() ? "(none)" : ports.c_str());
+    std::fflush(opt.progress_out);
+    if (opt.on_listening) opt.on_listening();
+}
+
 constexpr unsigned dispatch_ring_size = 4096;  // per worker: a few bursts of slack each way
 // Output rings, per worker: packets to write (one mbuf each) and stream
 // messages (stream_feed: at most data_messages_max of up to msg_pieces mbufs
@@ -440,8 +520,11 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     // of its own (virtual devices have one), the first worker lcore becomes a
     // dispatcher that hashes packets to the others.
     std::vector<unsigned> worker_lcores = eal->worker_lcores;
+    const bool endpoint_on = !s.endpoint.addresses.empty();
     bool dispatch = false;
-    if (s.run.dispatch == "yes") {
+    if (endpoint_on) {
+        // The endpoint's workers poll and send on their own queues.
+    } else if (s.run.dispatch == "yes") {
         if (worker_lcores.size() < 2)
             return make_error("[run] dispatch = yes needs at least three lcores (main, dispatcher,"
                               " a worker); [eal] lcores = '", s.eal.lcores, "'");
@@ -468,15 +551,17 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                                                      : static_cast<unsigned>(worker_lcores.size());
     const std::uint32_t in_rings =
         dispatch ? static_cast<std::uint32_t>(worker_lcores.size()) * dispatch_ring_size : 0;
-    // Buffers the output rings may hold on the way to the output thread.
+    // Buffers the output rings may hold on the way to the output thread, and
+    // the endpoint's held segments.
     const auto nworkers = static_cast<std::uint32_t>(dispatch ? worker_lcores.size()
                                                    : std::max<std::size_t>(worker_lcores.size(), 1));
     const std::uint32_t out_rings =
         nworkers * ((s.capture.write.empty() ? 0 : capture_ring_size) +
                     (store ? stream_feed::data_messages_max * msg_pieces : 0));
+    const std::uint32_t endpoint_held = endpoint_on ? s.endpoint.max_segments : 0;
     const config::Settings sized = size_for_files(s, plan);  // offline: tables no larger than the files
     auto opened = port::Ports::open(sized, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
-                                    pcap_paths, in_rings + out_rings, plan.sources);
+                                    pcap_paths, in_rings + out_rings + endpoint_held, plan.sources, endpoint_on);
     if (!opened) return std::move(opened).error();
     port::Ports ports = std::move(opened.value());
     for (const std::size_t i : replays) {
@@ -559,7 +644,22 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     r.clock = std::make_unique<packet_clock>(pcap_ts);
     r.store = std::move(store);
     std::vector<output_source> sources(r.workers.size());
-    if (s.tcp.enabled) {
+    // Each worker's stream ring to the output thread (stream output, export).
+    std::vector<std::unique_ptr<stream_feed>> feeds(r.workers.size());
+    if (r.store) {
+        for (std::size_t i = 0; i < r.workers.size(); ++i) {
+            const int socket = static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore));
+            const std::string name = "rxinto_s" + std::to_string(i);
+            rte_ring* ring = rte_ring_create_elem(name.c_str(), sizeof(stream_msg), stream_feed::ring_size, socket,
+                                                  RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (ring == nullptr)
+                return make_error("stream ring for worker ", std::to_string(i), ": ", rte_strerror(rte_errno));
+            r.output_rings.push_back(ring);
+            sources[i].streams = ring;
+            feeds[i] = std::make_unique<stream_feed>(ring, stream_data, replay_only, &r.stop);
+        }
+    }
+    if (s.tcp.enabled && !endpoint_on) {
         for (std::size_t i = 0; i < r.workers.size(); ++i) {
             const int socket = static_cast<int>(rte_lcore_to_socket_id(r.workers[i]->lcore));
             tcp::tcp_config cfg = tcp_config_of(sized.tcp, replay_only);
@@ -567,19 +667,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             auto re = tcp::reassembler::create(cfg, "rxw" + std::to_string(i),
                                                static_cast<unsigned>(i), ports.pool(), socket);
             if (!re) return make_error("worker ", std::to_string(i), ": ", re.error().message);
-            std::unique_ptr<stream_feed> feed;
-            if (r.store) {
-                const std::string name = "rxinto_s" + std::to_string(i);
-                rte_ring* ring = rte_ring_create_elem(name.c_str(), sizeof(stream_msg), stream_feed::ring_size, socket,
-                                                      RING_F_SP_ENQ | RING_F_SC_DEQ);
-                if (ring == nullptr)
-                    return make_error("stream ring for worker ", std::to_string(i), ": ", rte_strerror(rte_errno));
-                r.output_rings.push_back(ring);
-                sources[i].streams = ring;
-                feed = std::make_unique<stream_feed>(ring, stream_data, replay_only, &r.stop);
-            }
             r.tcp_sinks.push_back(std::make_unique<TcpSink>(std::move(re.value()), links, r.clock.get(),
-                                                            std::move(feed), port_index_of));
+                                                            std::move(feeds[i]), port_index_of));
         }
         std::vector<TcpSink::link_source> link_sources(s.ports.size(), TcpSink::link_source::from_port);
         for (std::size_t i = 0; i < s.ports.size(); ++i) {
@@ -633,6 +722,9 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
             else r.workers[next++ % r.workers.size()]->queues.push_back(ref);
         }
     }
+    if (endpoint_on) {
+        if (auto st = make_endpoint_sinks(r, s, opt, ports, feeds); !st) return std::move(st).error();
+    }
     // Capture stage: filter and pcapng writer, in front of reassembly.
     if (!s.capture.filter.empty()) {
         int linktype = 1;  // DLT_EN10MB, unless the first port replays another link type
@@ -675,6 +767,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         auto& w = r.workers[i];
         w->burst = s.run.burst;
         w->sink = r.tcp_sinks.empty() ? static_cast<BurstSink*>(&free_sink) : r.tcp_sinks[i].get();
+        if (endpoint_on) w->sink = r.endpoint_sinks[i].get();
         if (r.filter || !r.writers.empty()) {
             capture_ring cr;
             cr.ring = sources[i].capture;
@@ -754,7 +847,12 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         w.tick = &Run::tick;
         w.tick_arg = &r;
         w.tick_cycles = r.hz / 100;  // control step every 10 ms
-        run_worker(w);
+        if (endpoint_on) {
+            announce_endpoint(s, opt);
+            run_endpoint_worker(w, *r.endpoint_sinks.front());
+        } else {
+            run_worker(w);
+        }
     } else {
         if (r.dispatcher) {
             if (int rc = rte_eal_remote_launch(dispatcher_main, r.dispatcher.get(), r.dispatcher->lcore);
@@ -762,8 +860,11 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                 return make_error("cannot start the dispatcher on lcore ",
                                   std::to_string(r.dispatcher->lcore), " (", std::to_string(rc), ")");
         }
-        for (auto& w : r.workers) {
-            if (int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore); rc != 0) {
+        for (std::size_t i = 0; i < r.workers.size(); ++i) {
+            auto& w = r.workers[i];
+            const int rc = endpoint_on ? rte_eal_remote_launch(endpoint_worker_main, &r.endpoint_workers[i], w->lcore)
+                                       : rte_eal_remote_launch(worker_main, w.get(), w->lcore);
+            if (rc != 0) {
                 r.stop.store(true);
                 r.drain.store(true);
                 rte_eal_mp_wait_lcore();
@@ -771,6 +872,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
                                   ": it is busy (", std::to_string(rc), ")");
             }
         }
+        if (endpoint_on) announce_endpoint(s, opt);
         while (r.control()) rte_delay_us_sleep(10 * 1000);
     }
     r.stop.store(true);
@@ -786,6 +888,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     // The last stream messages go out from here (the workers are stopped):
     // nothing of them is dropped now, the output thread is draining.
     for (auto& t : r.tcp_sinks) t->finish();
+    for (auto& e : r.endpoint_sinks) e->finish();
     if (r.output) r.output->stop();  // every ring drained, every stream file closed
     for (auto& w : r.writers) w->close();
     if (exporter) {
@@ -808,6 +911,7 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
         sum.notes.push_back("--streams-dir: " + std::to_string(r.store->counters().index_errors.get()) +
                             " index lines could not be written");
     r.tcp_sinks.clear();  // reassemblers free their tables before the ports and the EAL go
+    r.endpoint_sinks.clear();
     for (auto* ring : r.rings) rte_ring_free(ring);  // empty: the workers drained them
     for (auto* ring : r.output_rings) rte_ring_free(ring);  // empty: the output thread drained them
     r.rings.clear();

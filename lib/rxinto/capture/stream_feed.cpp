@@ -1,5 +1,7 @@
 #include "rxinto/capture/stream_feed.hpp"
 
+#include <algorithm>
+
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 #include <rte_ring.h>
@@ -49,43 +51,58 @@ void stream_feed::on_open(tcp::connection& c) noexcept {
 }
 
 void stream_feed::pump(tcp::connection& c) noexcept {
-    for (flow::direction d : flow::both_directions) {
-        tcp::stream& s = c.in(d);
-        for (;;) {
-            if (const std::uint64_t g = s.poll().gap; g != 0) {
-                stream_msg m;
-                m.kind = msg_kind::gap;
-                m.dir = static_cast<std::uint8_t>(flow::index_of(d));
-                m.conn = c.id();
-                m.offset = s.offset();
-                m.u.gap.len = g;
-                send(m, true);
-                s.skip_gap();
-                continue;
-            }
-            if (s.readable() == 0) break;
-            if (!with_data_) {
-                s.consume(s.readable());
-                continue;
-            }
+    for (flow::direction d : flow::both_directions) pump(c, d, UINT64_MAX);
+}
+
+unsigned stream_feed::data_room() const noexcept {
+    const unsigned used = rte_ring_count(ring_);
+    return used >= data_messages_max ? 0 : data_messages_max - used;
+}
+
+std::uint64_t stream_feed::pump(tcp::connection& c, flow::direction d, std::uint64_t max_bytes,
+                                unsigned max_messages) noexcept {
+    tcp::stream& s = c.in(d);
+    std::uint64_t done = 0;
+    unsigned sent = 0;
+    while (done < max_bytes) {
+        if (const std::uint64_t g = s.poll().gap; g != 0) {
             stream_msg m;
-            m.kind = msg_kind::data;
+            m.kind = msg_kind::gap;
             m.dir = static_cast<std::uint8_t>(flow::index_of(d));
             m.conn = c.id();
             m.offset = s.offset();
-            m.npieces = static_cast<std::uint8_t>(s.take(m.u.data.pieces));
-            if (!send(m, false)) {
-                // Dropped output: the references go back; the output thread
-                // sees the hole (the next offset) and records it as lost.
-                std::uint64_t bytes = 0;
-                for (unsigned i = 0; i < m.npieces; ++i) {
-                    bytes += m.u.data.pieces[i].len;
-                    rte_pktmbuf_free(m.u.data.pieces[i].m);
-                }
-                c_.bytes_unsent.add(bytes);
-            }
+            m.u.gap.len = g;
+            send(m, true);
+            s.skip_gap();
+            continue;
+        }
+        const std::uint64_t want = std::min(s.readable(), max_bytes - done);
+        if (want == 0) break;
+        if (!with_data_) {
+            s.consume(want);
+            done += want;
+            continue;
+        }
+        if (sent == max_messages) break;
+        ++sent;
+        stream_msg m;
+        m.kind = msg_kind::data;
+        m.dir = static_cast<std::uint8_t>(flow::index_of(d));
+        m.conn = c.id();
+        m.offset = s.offset();
+        m.npieces = static_cast<std::uint8_t>(s.take(m.u.data.pieces, want));
+        if (m.npieces == 0) break;  // cannot happen with readable bytes; never spin on it
+        std::uint64_t bytes = 0;
+        for (unsigned i = 0; i < m.npieces; ++i) bytes += m.u.data.pieces[i].len;
+        done += bytes;
+        if (!send(m, false)) {
+            // Dropped output: the references go back; the output thread
+            // sees the hole (the next offset) and records it as lost.
+            for (unsigned i = 0; i < m.npieces; ++i) rte_pktmbuf_free(m.u.data.pieces[i].m);
+            c_.bytes_unsent.add(bytes);
         }
     }
+    return done;
 }
 
 void stream_feed::on_closed(tcp::connection& c) noexcept {

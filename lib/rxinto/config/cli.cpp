@@ -30,6 +30,8 @@ struct CliState {
     bool workers_given = false;                 ///< --workers: builds the lcore list at the end
     bool lcores_given = false;                  ///< --lcores: an lcore list of one's own
     bool filter_given = false;                  ///< --filter (conflicts with trailing filter words)
+    bool addresses_from_cli = false;            ///< the first --address drops the file's addresses
+    bool listen_from_cli = false;               ///< the first --listen drops the file's ports
 };
 
 struct OptionSpec {
@@ -235,6 +237,34 @@ const OptionSpec option_table[] = {
          return assign(st.out.settings.export_.replicas,
                        values::parse_uint_as<std::uint32_t>(v, values::export_replicas_range));
      }},
+    heading("Endpoint (rxinto terminates TCP):"),
+    {{"address", 0, "ADDR/PREFIX", "an address rxinto owns on its ports (IPv4 or IPv6):\n"
+                                   "answers ARP/ND and ping, RSTs other TCP; repeatable"},
+     [](CliState& st, std::string_view v) -> Status {
+         auto a = values::parse_address(v);
+         if (!a) return std::move(a).error();
+         if (!st.addresses_from_cli) st.out.settings.endpoint.addresses.clear();
+         st.addresses_from_cli = true;
+         st.out.settings.endpoint.addresses.push_back(std::move(a).value());
+         return {};
+     }},
+    {{"listen", 0, "PORT", "accept TCP connections on PORT of those addresses;\n"
+                           "with --streams-dir, what clients send goes to files;\n"
+                           "repeatable"},
+     [](CliState& st, std::string_view v) -> Status {
+         auto p = values::parse_uint_as<std::uint16_t>(v, values::tcp_port_range);
+         if (!p) return std::move(p).error();
+         if (!st.listen_from_cli) st.out.settings.endpoint.listen.clear();
+         st.listen_from_cli = true;
+         st.out.settings.endpoint.listen.push_back(p.value());
+         return {};
+     }},
+    {{"read-rate", 0, "N", "test aid: the --listen application reads at most N\n"
+                           "bytes per millisecond (a slow reader; 0: no limit)"},
+     [](CliState& st, std::string_view v) {
+         return assign(st.out.settings.endpoint.read_rate,
+                       values::parse_uint_as<std::uint32_t>(v, values::read_rate_range));
+     }},
     heading("DPDK and memory:"),
     {{"burst", 0, "N", "rx burst size, 1..512"},
      [](CliState& st, std::string_view v) {
@@ -421,7 +451,7 @@ Result<CliOptions> parse_cli(int argc, const char* const* argv) {
 
     CliOptions out;
     out.settings = defaults();
-    CliState st{out, false, std::nullopt, false, false, false};
+    CliState st{out, false, std::nullopt, false, false, false, false, false};
 
     // --help and --version answer at once, whatever else is on the line.
     for (const Token& t : tokens) {

@@ -513,6 +513,50 @@ constexpr KeySpec<ExportSettings> export_keys[] = {
      [](ExportSettings& e, std::string_view v) { return assign(e.require_server, values::parse_bool(v)); }},
 };
 
+constexpr KeySpec<EndpointSettings> endpoint_keys[] = {
+    {"address",
+     [](EndpointSettings& e, std::string_view v) { return assign(e.addresses, values::parse_address_list(v)); }},
+    {"listen", [](EndpointSettings& e, std::string_view v) { return assign(e.listen, values::parse_port_list(v)); }},
+    {"unknown",
+     [](EndpointSettings& e, std::string_view v) { return assign(e.reset_unknown, values::parse_unknown_policy(v)); }},
+    {"max_connections",
+     [](EndpointSettings& e, std::string_view v) {
+         return assign(e.max_connections, values::parse_uint_as<std::uint32_t>(v, values::endpoint_connections_range));
+     }},
+    {"syn_queue",
+     [](EndpointSettings& e, std::string_view v) {
+         return assign(e.syn_queue, values::parse_uint_as<std::uint32_t>(v, values::syn_queue_range));
+     }},
+    {"syn_cookies",
+     [](EndpointSettings& e, std::string_view v) { return assign(e.syn_cookies, values::parse_bool(v)); }},
+    {"time_wait_max",
+     [](EndpointSettings& e, std::string_view v) {
+         return assign(e.time_wait_max, values::parse_uint_as<std::uint32_t>(v, values::time_wait_max_range));
+     }},
+    {"time_wait",
+     [](EndpointSettings& e, std::string_view v) { return assign(e.time_wait_s, values::parse_time_wait(v)); }},
+    {"receive_buffer",
+     [](EndpointSettings& e, std::string_view v) {
+         return assign(e.receive_buffer, values::parse_uint_as<std::uint32_t>(v, values::receive_buffer_range));
+     }},
+    {"max_segments",
+     [](EndpointSettings& e, std::string_view v) {
+         return assign(e.max_segments, values::parse_uint_as<std::uint32_t>(v, values::endpoint_segments_range));
+     }},
+    {"mtu",
+     [](EndpointSettings& e, std::string_view v) {
+         return assign(e.mtu, values::parse_uint_as<std::uint16_t>(v, values::mtu_range));
+     }},
+    {"tx_mbufs",
+     [](EndpointSettings& e, std::string_view v) {
+         return assign(e.tx_mbufs, values::parse_uint_as<std::uint32_t>(v, values::tx_mbufs_range));
+     }},
+    {"read_rate",
+     [](EndpointSettings& e, std::string_view v) {
+         return assign(e.read_rate, values::parse_uint_as<std::uint32_t>(v, values::read_rate_range));
+     }},
+};
+
 /// A [portN] section while it is being read: which source key set it, if any.
 struct PortDraft {
     PortSettings port;
@@ -635,6 +679,8 @@ Result<Settings> load_file(const std::string& path) {
             st = apply_section(path, section, tcp_keys, s.tcp);
             // Like pcap files: a relative streams_dir is next to the config file.
             if (st) s.tcp.streams_dir = resolve_path(path, s.tcp.streams_dir);
+        } else if (section.name == "endpoint") {
+            st = apply_section(path, section, endpoint_keys, s.endpoint);
         } else if (section.name == "capture") {
             st = apply_section(path, section, capture_keys, s.capture);
             if (st) s.capture.write = resolve_path(path, s.capture.write);
@@ -655,7 +701,8 @@ Result<Settings> load_file(const std::string& path) {
             }
         } else {
             st = file_error(path, section.line, section.name, "",
-                            "unknown section (accepted: eal, port0..port31, mempool, run, tcp, capture, export)");
+                            "unknown section (accepted: eal, port0..port31, mempool, run, tcp, capture, export,"
+                            " endpoint)");
         }
         if (!st) return std::move(st).error();
     }
@@ -899,6 +946,48 @@ Status validate(const Settings& s) {
         return make_error("[export] urls: export needs TCP reassembly (its records describe reassembled"
                           " connections), which is off (enabled = no, --no-tcp)");
     }
+    // [endpoint]
+    const EndpointSettings& e = s.endpoint;
+    for (const std::string& a : e.addresses) {
+        auto n = values::parse_address(a);
+        if (!n) return make_error("[endpoint] address: ", n.error().message);
+    }
+    for (std::uint16_t port : e.listen) {
+        if (port == 0) return make_error("[endpoint] listen: port 0 (accepted: 1..65535)");
+    }
+    if (!(st = check_uint("[endpoint] max_connections", e.max_connections, values::endpoint_connections_range))) return st;
+    if (!(st = check_uint("[endpoint] syn_queue", e.syn_queue, values::syn_queue_range))) return st;
+    if (!(st = check_uint("[endpoint] time_wait_max", e.time_wait_max, values::time_wait_max_range))) return st;
+    if (!(st = check_uint("[endpoint] receive_buffer", e.receive_buffer, values::receive_buffer_range))) return st;
+    if (!(st = check_uint("[endpoint] max_segments", e.max_segments, values::endpoint_segments_range))) return st;
+    if (!(st = check_uint("[endpoint] mtu", e.mtu, values::mtu_range))) return st;
+    if (!(st = check_uint("[endpoint] tx_mbufs", e.tx_mbufs, values::tx_mbufs_range))) return st;
+    if (!(st = check_uint("[endpoint] read_rate", e.read_rate, values::read_rate_range))) return st;
+    if (!(e.time_wait_s > 0 && e.time_wait_s <= values::max_time_wait_s)) {
+        return make_error("[endpoint] time_wait: ", number(e.time_wait_s),
+                          " is out of range (accepted: seconds, more than 0, at most 240)");
+    }
+    if (!e.listen.empty() && e.addresses.empty()) {
+        return make_error("[endpoint] listen: set without an address (--address ADDR/PREFIX): the endpoint "
+                          "owns no address to listen on");
+    }
+    if (!e.addresses.empty()) {
+        for (std::size_t i = 0; i < s.ports.size(); ++i) {
+            if (s.ports[i].kind == PortKind::pcap) {
+                return make_error("[endpoint] address: port", std::to_string(i),
+                                  " replays a capture: the endpoint needs a live port it can send on "
+                                  "(--vdev net_af_packet0,iface=..., net_af_xdp, net_tap, --pci)");
+            }
+        }
+        if (!c.write.empty() || !c.filter.empty()) {
+            return make_error("[endpoint] address: the endpoint cannot be combined with [capture] write or "
+                              "filter yet");
+        }
+        if (s.run.dispatch == "yes") {
+            return make_error("[run] dispatch: yes with [endpoint] address: the endpoint's workers poll (and "
+                              "send on) their own queues; set dispatch = auto or no");
+        }
+    }
 
     // [run] workers: [eal] lcores is the list it builds.
     if (s.run.workers != 0) {
@@ -942,6 +1031,7 @@ std::vector<KeyInfo> keys() {
     list_keys(out, "tcp", tcp_keys);
     list_keys(out, "capture", capture_keys);
     list_keys(out, "export", export_keys);
+    list_keys(out, "endpoint", endpoint_keys);
     return out;
 }
 
@@ -960,6 +1050,8 @@ Status apply_key(Settings& s, std::string_view section, std::string_view key, st
         st = apply_one(capture_keys, s.capture, key, value, found);
     } else if (section == "export") {
         st = apply_one(export_keys, s.export_, key, value, found);
+    } else if (section == "endpoint") {
+        st = apply_one(endpoint_keys, s.endpoint, key, value, found);
     } else if (section == "port") {
         if (key == "pcap" || key == "vdev" || key == "pci") {
             return make_error("[port] ", key, ": a port's source is set with --pcap, --vdev or --pci");
@@ -973,7 +1065,8 @@ Status apply_key(Settings& s, std::string_view section, std::string_view key, st
         if (s.ports.empty()) found = std::any_of(std::begin(port_keys), std::end(port_keys),
                                                  [&](const auto& k) { return k.key == key; });
     } else {
-        return make_error("[", section, "]: unknown section (accepted: eal, port, mempool, run, tcp, capture, export)");
+        return make_error("[", section, "]: unknown section (accepted: eal, port, mempool, run, tcp, capture, export,"
+                          " endpoint)");
     }
     if (!found) return make_error("[", section, "] ", key, ": unknown key");
     if (!st) return make_error("[", section, "] ", key, ": ", st.error().message);

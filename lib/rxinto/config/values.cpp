@@ -10,6 +10,8 @@
 #include <optional>
 #include <system_error>
 
+#include <arpa/inet.h>
+
 namespace rxinto::config::values {
 namespace {
 
@@ -189,6 +191,93 @@ Result<double> parse_tcp_timeout(std::string_view text) {
         return make_error(quote(text), " is out of range ", accepted);
     }
     return *v;
+}
+
+Result<double> parse_time_wait(std::string_view text) {
+    text = trim(text);
+    constexpr std::string_view accepted = "(accepted: seconds, decimal, more than 0, at most 240)";
+    const auto v = parse_decimal(text);
+    if (!v) return make_error(quote(text), " is not a number of seconds ", accepted);
+    if (!std::isfinite(*v) || !(*v > 0) || *v > max_time_wait_s) {
+        return make_error(quote(text), " is out of range ", accepted);
+    }
+    return *v;
+}
+
+Result<std::string> parse_address(std::string_view text) {
+    text = trim(text);
+    constexpr std::string_view accepted = "(accepted: ADDR/PREFIX, IPv4 or IPv6, e.g. 10.0.0.2/24 or fd00::2/64)";
+    std::string_view addr = text;
+    std::string_view prefix;
+    if (const auto slash = text.find('/'); slash != std::string_view::npos) {
+        addr = text.substr(0, slash);
+        prefix = text.substr(slash + 1);
+        if (prefix.empty()) return make_error(quote(text), ": no prefix after '/' ", accepted);
+    }
+    if (addr.empty() || addr.size() >= INET6_ADDRSTRLEN) return make_error(quote(text), " is not an address ", accepted);
+    const std::string a(addr);
+    unsigned char bytes[16] = {};
+    int family = 0;
+    if (inet_pton(AF_INET, a.c_str(), bytes) == 1) family = AF_INET;
+    else if (inet_pton(AF_INET6, a.c_str(), bytes) == 1) family = AF_INET6;
+    else return make_error(quote(text), " is not an IPv4 or IPv6 address ", accepted);
+    const std::uint64_t max_prefix = family == AF_INET ? 32 : 128;
+    std::uint64_t p = max_prefix;
+    if (!prefix.empty()) {
+        auto parsed = parse_uint(prefix, UintRange{0, max_prefix});
+        if (!parsed) return make_error(quote(text), ": prefix ", parsed.error().message);
+        p = parsed.value();
+    }
+    bool zero = true;
+    for (int i = 0; i < (family == AF_INET ? 4 : 16); ++i) zero = zero && bytes[i] == 0;
+    const bool multicast = family == AF_INET ? bytes[0] >= 224 : bytes[0] == 0xff;
+    if (zero || multicast || (family == AF_INET && bytes[0] == 127))
+        return make_error(quote(text), " is not a unicast address rxinto can own ", accepted);
+    char out[INET6_ADDRSTRLEN] = {};
+    inet_ntop(family, bytes, out, sizeof out);
+    return std::string(out) + "/" + std::to_string(p);
+}
+
+namespace {
+std::vector<std::string_view> split_list(std::string_view text) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == ',')) ++i;
+        std::size_t j = i;
+        while (j < text.size() && text[j] != ' ' && text[j] != '\t' && text[j] != ',') ++j;
+        if (j > i) out.push_back(text.substr(i, j - i));
+        i = j;
+    }
+    return out;
+}
+}  // namespace
+
+Result<std::vector<std::string>> parse_address_list(std::string_view text) {
+    std::vector<std::string> out;
+    for (std::string_view w : split_list(text)) {
+        auto a = parse_address(w);
+        if (!a) return std::move(a).error();
+        out.push_back(std::move(a).value());
+    }
+    return out;
+}
+
+Result<std::vector<std::uint16_t>> parse_port_list(std::string_view text) {
+    std::vector<std::uint16_t> out;
+    for (std::string_view w : split_list(text)) {
+        auto p = parse_uint_as<std::uint16_t>(w, tcp_port_range);
+        if (!p) return make_error("port ", p.error().message);
+        out.push_back(p.value());
+    }
+    return out;
+}
+
+Result<bool> parse_unknown_policy(std::string_view text) {
+    const std::string s = lower(trim(text));
+    if (s == "rst" || s == "reset") return true;
+    if (s == "drop") return false;
+    return make_error(quote(text), " is not rst or drop (accepted: rst, drop)");
 }
 
 Result<bool> parse_bool(std::string_view text) {

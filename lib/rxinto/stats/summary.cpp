@@ -153,6 +153,28 @@ std::string summary_text(const Summary& s) {
                       static_cast<unsigned long long>(w.polls), empty_share);
         o += buf;
     }
+    if (n.endpoint_enabled) {
+        std::snprintf(buf, sizeof buf, "  endpoint    connections %llu",
+                      static_cast<unsigned long long>(n.endpoint_connections));
+        o += buf;
+        for (const auto& [k, v] : n.endpoint) {
+            if (v == 0) continue;
+            std::snprintf(buf, sizeof buf, ", %s %llu", k.c_str(), static_cast<unsigned long long>(v));
+            o += buf;
+        }
+        o += "\n  streams    ";
+        bool first = true;
+        for (const auto& [k, v] : n.tcp) {
+            if (v == 0) continue;
+            std::snprintf(buf, sizeof buf, "%s%s %llu", first ? "" : ", ", k.c_str(),
+                          static_cast<unsigned long long>(v));
+            o += buf;
+            first = false;
+        }
+        std::snprintf(buf, sizeof buf, "%sbytes written %llu\n", first ? "" : ", ",
+                      static_cast<unsigned long long>(n.stream_bytes_written));
+        o += buf;
+    }
     if (n.tcp_enabled) {
         o += "  tcp        ";
         std::snprintf(buf, sizeof buf, " flows_active %llu",
@@ -304,6 +326,17 @@ std::string summary_json(const Summary& s) {
         j.value("ring_full", n.dispatch_ring_full);
         j.value("polls", n.dispatch_polls);
         j.value("empty_polls", n.dispatch_empty_polls);
+        j.end_object();
+    }
+    if (n.endpoint_enabled) {
+        j.begin_object("endpoint");
+        j.value("connections", n.endpoint_connections);
+        for (const auto& [k, v] : n.endpoint) j.value(k, v);
+        j.begin_object("streams");
+        for (const auto& [k, v] : n.tcp) j.value(k, v);
+        j.value("stream_bytes_written", n.stream_bytes_written);
+        j.value("stream_write_errors", n.stream_write_errors);
+        j.end_object();
         j.end_object();
     }
     if (n.tcp_enabled) {

@@ -12,7 +12,7 @@
 #include <rte_mempool.h>
 #include <rte_prefetch.h>
 
-#include "stream_rx.hpp"
+#include "rxinto/tcp/stream_rx.hpp"
 
 namespace rxinto::tcp {
 

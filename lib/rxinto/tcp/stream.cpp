@@ -4,7 +4,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
-#include "stream_rx.hpp"
+#include "rxinto/tcp/stream_rx.hpp"
 
 namespace rxinto::tcp {
 

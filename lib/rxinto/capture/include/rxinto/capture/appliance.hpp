@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "rxinto/base/result.hpp"
@@ -14,6 +15,8 @@
 #include "rxinto/stats/summary.hpp"
 
 namespace rxinto::capture {
+
+class EndpointApp;  // endpoint_sink.hpp
 
 struct RunOptions {
     /// Set (e.g. by a signal handler) to stop reception; may be null.
@@ -24,6 +27,11 @@ struct RunOptions {
     /// and returns its path (the generator is not part of the library: the
     /// rxinto program brings it). Null: such a port is an error.
     std::function<Result<std::string>()> generated_capture;
+    /// With [endpoint] address: the application of worker i (rxinto-perf's
+    /// server); null, or a null result: StreamsApp ([tcp] streams_dir).
+    std::function<std::unique_ptr<EndpointApp>(unsigned worker)> endpoint_app;
+    /// Called once the endpoint accepts connections (after its "listening" line).
+    std::function<void()> on_listening;
 };
 
 /// Runs until the replayed captures end, the duration passes or a stop is

@@ -52,6 +52,14 @@ public:
     void on_readable(tcp::connection& c) noexcept override { pump(c); }
     void on_closed(tcp::connection& c) noexcept override;
     void on_release(tcp::connection& c) noexcept override;
+    /// Hands over at most max_bytes of direction d (and the gaps before
+    /// them) in at most max_messages data messages: an application that
+    /// reads at its own pace (the endpoint). Returns the bytes handed over
+    /// (or consumed).
+    std::uint64_t pump(tcp::connection& c, flow::direction d, std::uint64_t max_bytes,
+                       unsigned max_messages = UINT32_MAX) noexcept;
+    /// Data messages the ring can take now without a loss (0..data_messages_max).
+    [[nodiscard]] unsigned data_room() const noexcept;
 
     [[nodiscard]] const stream_feed_counters& counters() const noexcept { return c_; }
     /// The worker's capture stage (-w with --export): messages carry its

@@ -188,6 +188,29 @@ struct ExportSettings {
     friend bool operator==(const ExportSettings&, const ExportSettings&) = default;
 };
 
+/// rxinto as a TCP endpoint (lib/rxinto/endpoint): the addresses it owns and
+/// the ports it accepts connections on. No address: the endpoint is off (rxinto
+/// only watches). The endpoint's meaning of each field is in endpoint.hpp.
+struct EndpointSettings {
+    std::vector<std::string> addresses;     ///< "ADDR/PREFIX", IPv4 or IPv6 (--address)
+    std::vector<std::uint16_t> listen;      ///< TCP ports accepting connections (--listen)
+    bool reset_unknown = true;              ///< unknown = rst | drop: TCP to other ports
+    std::uint32_t max_connections = 4096;   ///< per worker, 8..16777216
+    std::uint32_t syn_queue = 256;          ///< half-open connections, 1..16777216; beyond: cookies
+    bool syn_cookies = true;
+    std::uint32_t time_wait_max = 1024;     ///< TIME_WAIT entries, 0..16777216
+    double time_wait_s = 60;                ///< seconds, more than 0, at most 240
+    std::uint32_t receive_buffer = 1U << 20;  ///< bytes per connection, 4096..1073741824
+    std::uint32_t max_segments = 16384;     ///< held segment nodes per worker, 64..67108864
+    std::uint16_t mtu = 1500;               ///< IP MTU, 1280..9000
+    std::uint32_t tx_mbufs = 8191;          ///< per worker, 1023..1048575
+    /// Test aid: the --listen application reads at most this many bytes per
+    /// millisecond per worker (a slow application); 0 = as fast as it comes.
+    std::uint32_t read_rate = 0;
+
+    friend bool operator==(const EndpointSettings&, const EndpointSettings&) = default;
+};
+
 struct Settings {
     EalSettings eal;
     std::vector<PortSettings> ports{PortSettings{}};
@@ -196,6 +219,7 @@ struct Settings {
     TcpSettings tcp;
     CaptureSettings capture;
     ExportSettings export_;  ///< [export] ("export" is a C++ keyword)
+    EndpointSettings endpoint;
 
     friend bool operator==(const Settings&, const Settings&) = default;
 };

@@ -43,6 +43,17 @@ inline constexpr UintRange stream_max_bytes_range{4096, 1ULL << 40};
 inline constexpr UintRange stream_max_ooo_bytes_range{1, 1ULL << 40};
 inline constexpr UintRange mempool_low_water_range{0, 16777215};  // 0: pool/8
 inline constexpr double max_tcp_timeout_s = 86400.0;        // one day
+// [endpoint]
+inline constexpr UintRange endpoint_connections_range{8, 16777216};
+inline constexpr UintRange syn_queue_range{1, 16777216};
+inline constexpr UintRange time_wait_max_range{0, 16777216};
+inline constexpr UintRange receive_buffer_range{4096, 1ULL << 30};
+inline constexpr UintRange endpoint_segments_range{64, 67108864};
+inline constexpr UintRange mtu_range{1280, 9000};
+inline constexpr UintRange tx_mbufs_range{1023, 1048575};
+inline constexpr UintRange tcp_port_range{1, 65535};
+inline constexpr UintRange read_rate_range{0, 1ULL << 30};
+inline constexpr double max_time_wait_s = 240.0;  // 2 * the RFC 9293 MSL of 2 minutes
 // [run] workers: capture/appliance.cpp's max_dispatch_workers
 inline constexpr UintRange workers_range{0, 64};
 // [capture]
@@ -133,6 +144,17 @@ inline constexpr UintRange streams_max_open_range{0, 1048576};  // 0: from RLIMI
 [[nodiscard]] Result<double> parse_export_wait(std::string_view text);
 /// [export] connect_timeout: seconds, decimal, 0.1..60.
 [[nodiscard]] Result<double> parse_connect_timeout(std::string_view text);
+/// An endpoint address "ADDR/PREFIX" (IPv4 or IPv6, unicast; the prefix may
+/// be left out: /32 or /128); returns it normalised ("fd00::2/64").
+[[nodiscard]] Result<std::string> parse_address(std::string_view text);
+/// A list of endpoint addresses separated by spaces or commas (INI).
+[[nodiscard]] Result<std::vector<std::string>> parse_address_list(std::string_view text);
+/// A list of TCP ports 1..65535 separated by spaces or commas (INI).
+[[nodiscard]] Result<std::vector<std::uint16_t>> parse_port_list(std::string_view text);
+/// [endpoint] unknown: rst | drop; returns true for rst.
+[[nodiscard]] Result<bool> parse_unknown_policy(std::string_view text);
+/// [endpoint] time_wait: seconds, more than 0, at most 240.
+[[nodiscard]] Result<double> parse_time_wait(std::string_view text);
 /// The device name part of vdev devargs ("net_null0" of "net_null0,size=64").
 [[nodiscard]] std::string_view vdev_name(std::string_view devargs) noexcept;
 /// Splits at runs of spaces/tabs; no quoting (EAL arguments rarely need it).

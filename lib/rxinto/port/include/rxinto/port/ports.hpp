@@ -7,6 +7,7 @@
 // frees the pool; after it every mbuf is back in the pool (tests check this).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,6 +62,8 @@ struct PortInfo {
     const FilePort* file = nullptr;  ///< for replay ports: the reader (owned by Ports)
     int socket = -1;
     std::string link;          ///< link status sentence at start-up
+    std::uint16_t tx_queues = 0;  ///< with_tx: as many as rx queues (queue i: the poller of rx queue i)
+    std::array<std::uint8_t, 6> mac{};  ///< the port's MAC address (rte_eth_macaddr_get)
 };
 
 class Ports {
@@ -80,10 +83,12 @@ public:
     /// pcap_paths[i] when absent). Pcap ports are FilePorts (file_port.hpp);
     /// when every port is a mapped file, mbufs get only the data room an
     /// external buffer needs (the packets stay in the mapping).
+    /// `with_tx`: also one tx queue per rx queue (the endpoint sends: rxinto
+    /// is otherwise receive-only), each for the lcore that polls that rx queue.
     [[nodiscard]] static Result<Ports> open(
         const config::Settings& s, unsigned workers, unsigned lcores,
         const std::vector<std::string>& pcap_paths, std::uint32_t extra_mbufs = 0,
-        const std::vector<std::shared_ptr<pcapfile::source>>& sources = {});
+        const std::vector<std::shared_ptr<pcapfile::source>>& sources = {}, bool with_tx = false);
 
     /// Drops everything port `index` (queue 0) delivers after `limit` packets
     /// (DPDK's net_pcap after the last record libpcap accepts). After open().

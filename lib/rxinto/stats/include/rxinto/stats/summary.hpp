@@ -99,6 +99,9 @@ struct Snapshot {
     std::uint64_t streams_ring_full = 0;     ///< stream messages a full stream ring dropped
     std::uint64_t stream_bytes_unsent = 0;   ///< stream bytes they carried
     ExportStats exp;                         ///< --export
+    bool endpoint_enabled = false;           ///< [endpoint] address: rxinto terminates TCP
+    named_counts endpoint;                   ///< endpoint counters summed over workers
+    std::uint64_t endpoint_connections = 0;  ///< connections (and TIME_WAIT entries) now
 
     /// Value of a named tcp counter (0 when absent).
     [[nodiscard]] std::uint64_t tcp_count(const std::string& name) const noexcept;

@@ -88,6 +88,7 @@ public:
 
 private:
     friend class reassembler;
+    friend class connection_rx;  // the endpoint layer's worker side (connection_rx.hpp)
 
     // ---- first cache line (with flow_node): per-packet TCP state ----------
     conn_state state_ = conn_state::syn_seen;

@@ -13,7 +13,7 @@
 //
 // This type is the application's side only. What the worker does to a stream
 // (insert segments, FIN, RST, ACK-proven holes...) is private to the
-// reassembler (lib/rxinto/tcp/stream_rx.hpp).
+// reassembler and the endpoint (rxinto/tcp/stream_rx.hpp).
 //
 // Lcore: a stream belongs to one worker; the application reads it on that
 // worker's lcore, between bursts (from events or listener callbacks), and

@@ -1,4 +1,6 @@
-// The worker's side of a stream: private to the reassembler (and its tests).
+// The worker's side of a stream: used by the reassembler and by the endpoint
+// layer (lib/rxinto/endpoint), which terminates TCP on the same streams. Not
+// for applications: they read through tcp::stream only.
 //
 // Segments are kept as references to the mbufs they arrived in (an offset and
 // a length into each). Sequence numbers are mapped onto 64-bit stream offsets
@@ -125,6 +127,42 @@ public:
     void end(end_reason r) noexcept;
     /// Frees every held segment (connection released).
     void release() noexcept;
+
+    // ---- for a receiver that acknowledges (the endpoint layer) -------------
+    // Inline and read-only: nothing here changes the stream.
+
+    /// Stream offset just past the contiguous bytes held or read: what a
+    /// receiver acknowledges (RCV.NXT - offset 0). Only meaningful while no
+    /// gap was declared (an endpoint never declares one).
+    [[nodiscard]] std::uint64_t contiguous_end() const noexcept { return s_.contig_; }
+    /// The sequence number of stream offset `off` (offset 0 is the anchor).
+    [[nodiscard]] seq32 seq_at(std::uint64_t off) const noexcept {
+        return s_.base_ + static_cast<std::uint32_t>(off);
+    }
+    /// The stream offset of `seq`, taken as the nearest one to the read
+    /// position (RFC 1982: within 2^31 of it).
+    [[nodiscard]] std::int64_t offset_of(seq32 seq) const noexcept {
+        return static_cast<std::int64_t>(s_.next_) + (seq - (s_.base_ + static_cast<std::uint32_t>(s_.next_)));
+    }
+    /// The ranges held past the first hole ([begin, end) stream offsets,
+    /// adjacent segments merged), lowest first, at most `max` of them: the
+    /// material of SACK blocks (RFC 2018). Returns how many were written.
+    std::size_t held_ranges_past_hole(std::uint64_t (*out)[2], std::size_t max) const noexcept {
+        std::size_t n = 0;
+        const segment* x = s_.contig_seg_ != nullptr ? s_.contig_seg_->next : s_.head_;
+        while (x != nullptr && x->off <= s_.contig_) x = x->next;  // still contiguous
+        for (; x != nullptr; x = x->next) {
+            if (n != 0 && out[n - 1][1] == x->off) {
+                out[n - 1][1] = x->end();
+                continue;
+            }
+            if (n == max) break;
+            out[n][0] = x->off;
+            out[n][1] = x->end();
+            ++n;
+        }
+        return n;
+    }
 
 private:
     [[nodiscard]] bool to_offset(seq32 seq, std::uint32_t max_window, std::int64_t& off) const noexcept;
