@@ -41,6 +41,18 @@ passes = 0     # checks that held
 checks = 0     # checks made
 
 
+def sanitized(build):
+    """The sanitizers build was built with (meson's b_sanitize), "" for none."""
+    try:
+        with open(os.path.join(build, "meson-info", "intro-buildoptions.json")) as f:
+            for o in json.load(f):
+                if o.get("name") == "b_sanitize":
+                    return "" if o.get("value") in (None, "none") else str(o["value"])
+    except (OSError, ValueError):
+        pass
+    return ""
+
+
 def check(cond, what):
     """Counts a check; a failed one is recorded and printed at once."""
     global passes, checks
