@@ -17,6 +17,7 @@
 #include "rxinto/endpoint/tcp_math.hpp"
 #include "rxinto/flow/flow_table.hpp"
 #include "rxinto/mbuf/drop_list.hpp"
+#include "rxinto/mbuf/headers.hpp"
 #include "rxinto/tcp/connection_rx.hpp"
 #include "rxinto/tcp/stream_rx.hpp"
 #include "wire.hpp"
@@ -667,15 +668,7 @@ void endpoint::impl::take_frame(rte_mbuf* m) noexcept {
     alignas(8) std::uint8_t scratch[header_window];
     const std::uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
     const bool chained = m->nb_segs > 1;
-    const std::uint8_t* data = nullptr;
-    std::uint32_t avail = 0;
-    if (!chained) {
-        data = rte_pktmbuf_mtod(m, const std::uint8_t*);
-        avail = m->data_len;
-    } else {
-        avail = std::min(pkt_len, header_window);
-        data = static_cast<const std::uint8_t*>(rte_pktmbuf_read(m, 0, avail, scratch));
-    }
+    const auto [data, avail] = mbuf::frame_headers(m, scratch, header_window);
     const int b = binding_of(m->port);
     if (data == nullptr || avail < 14 || b < 0) {
         counters.add(ec::parse_refused);

@@ -12,6 +12,7 @@
 #include <rte_mempool.h>
 #include <rte_prefetch.h>
 
+#include "rxinto/mbuf/headers.hpp"
 #include "rxinto/tcp/stream_rx.hpp"
 
 namespace rxinto::tcp {
@@ -348,17 +349,7 @@ void reassembler::impl::take_frame(rte_mbuf* m, const port_link& link, std::uint
     alignas(8) std::uint8_t scratch[header_window];
     const std::uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
     const bool chained = m->nb_segs > 1;
-    const std::uint8_t* data = nullptr;
-    std::uint32_t avail = 0;
-    if (!chained) {
-        data = rte_pktmbuf_mtod(m, const std::uint8_t*);
-        avail = m->data_len;
-    } else {
-        // Headers may straddle segments: read them into scratch (rte_pktmbuf_read
-        // returns a pointer into the mbuf when they do not).
-        avail = std::min(pkt_len, header_window);
-        data = static_cast<const std::uint8_t*>(rte_pktmbuf_read(m, 0, avail, scratch));
-    }
+    const auto [data, avail] = mbuf::frame_headers(m, scratch, header_window);
     burst_seg& s = segs[nsegs];
     s.m = m;
     s.depth = depth;
