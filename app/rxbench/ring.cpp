@@ -353,7 +353,9 @@ int af_child_main(int argc, char** argv) {
         return 1;
     };
     if (kind != "af_xdp") {
-        auto opened = rxinto::port::Ports::open(s, 1, 1, {}, 0, {}, endpoint);
+        auto opened = rxinto::port::Ports::open(s, 1, 1, {}, 0, {},
+                                                endpoint ? rxinto::port::TxQueues::per_rx
+                                                         : rxinto::port::TxQueues::none);
         if (!opened) return fail(opened.error().message);
         ports = std::make_unique<rxinto::port::Ports>(std::move(opened).value());
         port_id = ports->ports().at(0).port_id;

@@ -223,7 +223,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<capture::stream_store> store = std::move(st.value());
     capture::fleet_export observer(exp.get());
     store->set_observer(&observer);
-    rte_ring* ring = rte_ring_create_elem("bench_export_s", sizeof(capture::stream_msg), 2048, SOCKET_ID_ANY,
+    rte_ring* ring = rte_ring_create_elem("bench_export_s", sizeof(capture::stream_msg), capture::stream_feed::ring_size,
+                                          SOCKET_ID_ANY,
                                           RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (ring == nullptr) return 1;
     std::vector<capture::output_source> sources(1);

@@ -145,9 +145,9 @@ def main():
         w = res["worker"]
         print(f"worker: {w['connections_per_run']} short connections per run, {w['segments_per_run']} segments: "
               f"export off {w['mpps_off']:.3f} Mpps, on {w['mpps_on']:.3f} Mpps, ratio {w['ratio_on_off']:.3f} "
-              f"(loss {100 * (1 - w['ratio_on_off']):.1f}%); the submits themselves: "
-              f"{w['submit_ns_per_connection']:.0f} ns per connection = {100 * w['submit_share_of_off']:.1f}% of a "
-              f"connection's time with export off")
+              f"(loss {100 * (1 - w['ratio_on_off']):.1f}%); {w['ns_per_connection_off']:.0f} / "
+              f"{w['ns_per_connection_on']:.0f} ns per connection; last run: {w['messages_last_run']} open/end "
+              f"messages to the output thread, {w['ring_full_last_run']} dropped on a full ring")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)

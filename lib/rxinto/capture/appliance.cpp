@@ -509,7 +509,8 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     // the multi-process channel: register DPDK's pdump server, as testpmd does,
     // and take it down before the EAL (the guard goes first). Nobody can attach
     // with --in-memory (no channel) or --no-huge (no memory a secondary can map).
-    if (rte_pdump_init() != 0)
+    const bool pdump_served = rte_pdump_init() == 0;
+    if (!pdump_served)
         notes.push_back(std::string("dpdk-dumpcap/dpdk-pdump cannot attach: rte_pdump_init: ") +
                         rte_strerror(rte_errno));
     struct PdumpGuard {
@@ -561,7 +562,10 @@ Result<stats::Summary> run(const config::Settings& s, const RunOptions& opt) {
     const std::uint32_t endpoint_held = endpoint_on ? s.endpoint.max_segments : 0;
     const config::Settings sized = size_for_files(s, plan);  // offline: tables no larger than the files
     auto opened = port::Ports::open(sized, pollers, static_cast<unsigned>(eal->worker_lcores.size()) + 1,
-                                    pcap_paths, in_rings + out_rings + endpoint_held, plan.sources, endpoint_on);
+                                    pcap_paths, in_rings + out_rings + endpoint_held, plan.sources,
+                                    endpoint_on    ? port::TxQueues::per_rx
+                                    : pdump_served ? port::TxQueues::idle
+                                                   : port::TxQueues::none);
     if (!opened) return std::move(opened).error();
     port::Ports ports = std::move(opened.value());
     for (const std::size_t i : replays) {

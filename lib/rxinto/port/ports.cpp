@@ -152,7 +152,7 @@ std::uint64_t Ports::limited(std::size_t index) const noexcept {
 
 Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned lcores,
                           const std::vector<std::string>& pcap_paths, std::uint32_t extra_mbufs,
-                          const std::vector<std::shared_ptr<pcapfile::source>>& sources, bool with_tx) {
+                          const std::vector<std::shared_ptr<pcapfile::source>>& sources, TxQueues tx) {
     Ports out;
     const unsigned default_queues = std::max(1U, workers);
     std::vector<FilePort*> file_of(s.ports.size(), nullptr);
@@ -288,20 +288,49 @@ Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned 
         if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)
             conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
 
-        // Receive only (no tx queues), unless the endpoint sends.
-        if (with_tx) {
+        // Receive only (no tx queues), unless the endpoint sends or DPDK's
+        // capture tools need an idle one (see TxQueues::idle).
+        if (tx == TxQueues::per_rx) {
             if (info.max_tx_queues < pi.rx_queues)
                 return make_error(label, ": the endpoint needs a tx queue per rx queue (",
                                   std::to_string(pi.rx_queues), ") but the device has ",
                                   std::to_string(info.max_tx_queues),
                                   " (for net_af_packet: qpairs; for net_af_xdp: queue_count)");
             pi.tx_queues = pi.rx_queues;
+        } else if (tx == TxQueues::idle && !pi.replay && info.max_tx_queues >= 1) {
+            pi.tx_queues = 1;
         }
-        if (int rc = rte_eth_dev_configure(pi.port_id, pi.rx_queues, pi.tx_queues, &conf); rc != 0)
+        int configured = rte_eth_dev_configure(pi.port_id, pi.rx_queues, pi.tx_queues, &conf);
+        if (configured != 0 && tx == TxQueues::idle && pi.tx_queues != 0) {
+            // The idle queue is a convenience: a device that will not take it
+            // is configured receive-only, as before.
+            out.notes_.push_back(label + ": no idle tx queue (" + errstr(configured) +
+                                 "): dpdk-dumpcap cannot tap this port, dpdk-pdump can");
+            pi.tx_queues = 0;
+            configured = rte_eth_dev_configure(pi.port_id, pi.rx_queues, 0, &conf);
+        }
+        if (configured != 0)
             return make_error(label, ": configure with ", std::to_string(pi.rx_queues),
-                              " rx queues: ", errstr(rc));
+                              " rx queues: ", errstr(configured));
         out.opened_.push_back(pi.port_id);
         const unsigned sock = pi.socket < 0 ? SOCKET_ID_ANY : static_cast<unsigned>(pi.socket);
+        for (std::uint16_t q = 0; q < pi.tx_queues; ++q) {
+            // An idle queue never holds a packet: the fewest descriptors the device takes.
+            std::uint16_t tx_desc = tx == TxQueues::per_rx ? 1024 : 64;
+            std::uint16_t no_rx = 0;
+            (void)rte_eth_dev_adjust_nb_rx_tx_desc(pi.port_id, &no_rx, &tx_desc);
+            rte_eth_txconf txconf = info.default_txconf;
+            const int rc = rte_eth_tx_queue_setup(pi.port_id, q, tx_desc, sock, &txconf);
+            if (rc == 0) continue;
+            if (tx == TxQueues::per_rx)
+                return make_error(label, ": tx queue ", std::to_string(q), ": ", errstr(rc));
+            out.notes_.push_back(label + ": no idle tx queue (" + errstr(rc) +
+                                 "): dpdk-dumpcap cannot tap this port, dpdk-pdump can");
+            pi.tx_queues = 0;
+            if (int rc2 = rte_eth_dev_configure(pi.port_id, pi.rx_queues, 0, &conf); rc2 != 0)
+                return make_error(label, ": configure with ", std::to_string(pi.rx_queues),
+                                  " rx queues: ", errstr(rc2));
+        }
         for (std::uint16_t q = 0; q < pi.rx_queues; ++q) {
             rte_eth_rxconf rxconf = info.default_rxconf;
             rxconf.offloads = conf.rxmode.offloads;
@@ -313,14 +342,6 @@ Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned 
         if (file_of[i] != nullptr) {
             if (auto st = file_of[i]->attach(out.pool_); !st)
                 return make_error(label, ": ", st.error().message);
-        }
-        for (std::uint16_t q = 0; q < pi.tx_queues; ++q) {
-            std::uint16_t tx_desc = 1024;
-            std::uint16_t no_rx = 0;
-            (void)rte_eth_dev_adjust_nb_rx_tx_desc(pi.port_id, &no_rx, &tx_desc);
-            rte_eth_txconf txconf = info.default_txconf;
-            if (int rc = rte_eth_tx_queue_setup(pi.port_id, q, tx_desc, sock, &txconf); rc != 0)
-                return make_error(label, ": tx queue ", std::to_string(q), ": ", errstr(rc));
         }
         if (rte_ether_addr mac{}; rte_eth_macaddr_get(pi.port_id, &mac) == 0)
             std::memcpy(pi.mac.data(), mac.addr_bytes, 6);

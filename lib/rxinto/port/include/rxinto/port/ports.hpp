@@ -62,8 +62,20 @@ struct PortInfo {
     const FilePort* file = nullptr;  ///< for replay ports: the reader (owned by Ports)
     int socket = -1;
     std::string link;          ///< link status sentence at start-up
-    std::uint16_t tx_queues = 0;  ///< with_tx: as many as rx queues (queue i: the poller of rx queue i)
+    /// TxQueues::per_rx: as many as rx queues (queue i: the poller of rx queue i);
+    /// TxQueues::idle: 1 that rxinto never sends on (0 when the device has none).
+    std::uint16_t tx_queues = 0;
     std::array<std::uint8_t, 6> mac{};  ///< the port's MAC address (rte_eth_macaddr_get)
+};
+
+/// The tx queues Ports::open() gives a port.
+enum class TxQueues : std::uint8_t {
+    none,    ///< receive only
+    /// One tx queue on each live port that rxinto never sends on: DPDK 22.11's
+    /// pdump server refuses to tap a port without one ("number of tx queues
+    /// cannot be 0"), and dpdk-dumpcap always asks for both directions.
+    idle,
+    per_rx,  ///< one per rx queue, for the lcore that polls it (the endpoint sends)
 };
 
 class Ports {
@@ -83,12 +95,14 @@ public:
     /// pcap_paths[i] when absent). Pcap ports are FilePorts (file_port.hpp);
     /// when every port is a mapped file, mbufs get only the data room an
     /// external buffer needs (the packets stay in the mapping).
-    /// `with_tx`: also one tx queue per rx queue (the endpoint sends: rxinto
-    /// is otherwise receive-only), each for the lcore that polls that rx queue.
+    /// `tx`: receive only (none), an idle tx queue for DPDK's capture tools
+    /// (idle; live ports only, never an error), or one tx queue per rx queue,
+    /// each for the lcore that polls that rx queue (per_rx: the endpoint sends).
     [[nodiscard]] static Result<Ports> open(
         const config::Settings& s, unsigned workers, unsigned lcores,
         const std::vector<std::string>& pcap_paths, std::uint32_t extra_mbufs = 0,
-        const std::vector<std::shared_ptr<pcapfile::source>>& sources = {}, bool with_tx = false);
+        const std::vector<std::shared_ptr<pcapfile::source>>& sources = {},
+        TxQueues tx = TxQueues::none);
 
     /// Drops everything port `index` (queue 0) delivers after `limit` packets
     /// (DPDK's net_pcap after the last record libpcap accepts). After open().
