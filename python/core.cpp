@@ -17,6 +17,7 @@
 
 #include "rxinto/capture/replay.hpp"
 #include "rxinto/capture/tcp_settings.hpp"
+#include "rxinto/endpoint/endpoint.hpp"
 #include "rxinto/port/eal.hpp"
 
 namespace rxpy {
@@ -308,7 +309,12 @@ Result<std::unique_ptr<receiver_core>> receiver_core::open(const config::Setting
         rte_eth_dev_info info{};
         if (rte_eth_dev_info_get(id, &info) == 0 && info.device != nullptr) keeper->probed.push_back(info.device);
     }
-    auto ports = port::Ports::open(s, 1, 1, pcap_paths, 0, rc->plan_.sources);
+    const bool terminate = !s.endpoint.addresses.empty();
+    if (terminate && rc->any_replay_)
+        return make_error("the endpoint (address=...) answers its peers: it needs live ports (vdev=, a PCI "
+                          "port), not a capture file");
+    auto ports = port::Ports::open(s, 1, 1, pcap_paths, terminate ? s.endpoint.max_segments : 0,
+                                   rc->plan_.sources, terminate ? port::TxQueues::per_rx : port::TxQueues::none);
     if (!ports) return std::move(ports).error();
     keeper->ports = std::move(ports.value());
     for (std::size_t i = 0; i < s.ports.size(); ++i) {
@@ -328,14 +334,30 @@ Result<std::unique_ptr<receiver_core>> receiver_core::open(const config::Setting
     const int ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
     rc->ts_flag_ = ts_bit >= 0 ? (1ULL << ts_bit) : 0;
 
-    bool replay_only = !rc->ports_.empty();
-    for (const port_state& p : rc->ports_) replay_only = replay_only && p.replay;
-    tcp::tcp_config cfg = rxinto::capture::tcp_config_of(s.tcp, replay_only);
-    auto r = tcp::reassembler::create(cfg, "rxpy" + std::to_string(g_receivers++), 0, keeper->ports.pool(),
-                                      static_cast<int>(rte_socket_id()));
-    if (!r) return std::move(r).error();
-    rc->r_ = std::move(r.value());
-    rc->r_->set_listener(rc.get());
+    if (terminate) {
+        // rxinto owns the addresses: the endpoint answers ARP/ND and ping and
+        // terminates TCP on its listening ports (listen()), as the appliance's
+        // --address/--listen do; its connections are the same tcp::connection
+        // and streams, so everything below serves both.
+        auto made = rxinto::capture::endpoint_config_of(s);
+        if (!made) return std::move(made).error();
+        rxinto::endpoint::endpoint_config cfg = std::move(made.value());
+        for (const auto& pi : keeper->ports.ports()) cfg.ports.push_back({pi.port_id, 0, pi.mac});
+        auto ep = rxinto::endpoint::endpoint::create(cfg, "rxpyep" + std::to_string(g_receivers++), 0,
+                                                     static_cast<int>(rte_socket_id()));
+        if (!ep) return std::move(ep).error();
+        rc->ep_ = std::move(ep.value());
+        rc->ep_->set_listener(rc.get());
+    } else {
+        bool replay_only = !rc->ports_.empty();
+        for (const port_state& p : rc->ports_) replay_only = replay_only && p.replay;
+        tcp::tcp_config cfg = rxinto::capture::tcp_config_of(s.tcp, replay_only);
+        auto r = tcp::reassembler::create(cfg, "rxpy" + std::to_string(g_receivers++), 0, keeper->ports.pool(),
+                                          static_cast<int>(rte_socket_id()));
+        if (!r) return std::move(r).error();
+        rc->r_ = std::move(r.value());
+        rc->r_->set_listener(rc.get());
+    }
     rc->burst_buf_.assign(std::max<std::uint16_t>(rc->burst_, 1), nullptr);
     rc->keeper_ = keeper;
     g_keeper = keeper;
@@ -495,13 +517,73 @@ void receiver_core::retire(conn_state& st, retire_why why) noexcept {
 
 void receiver_core::flush() noexcept {
     if (r_) r_->flush();
+    // The endpoint's flush also sends: the ACKs with the window as the reads
+    // left it, window updates, what send() queued, timers.
+    if (ep_) ep_->flush(live_now_ns());
+}
+
+std::uint64_t receiver_core::live_now_ns() const noexcept {
+    return rte_rdtsc() / std::max<std::uint64_t>(1, hz_ / 1'000'000ULL) * 1000ULL;
+}
+
+Status receiver_core::listen(std::uint16_t port) {
+    if (closed_) return make_error("listen: the Receiver is closed");
+    if (!ep_)
+        return make_error("listen: this Receiver watches traffic; to terminate connections it must own an "
+                          "address: Receiver(vdev=..., address='10.0.0.2/24')");
+    if (port == 0) return make_error("listen: port 0");
+    try {
+        ep_->listen(port);
+    } catch (const std::bad_alloc&) {
+        return make_error("listen: out of memory");
+    }
+    return {};
+}
+
+namespace {
+Status endpoint_conn(const receiver_core& rc, const conn_state& st, const char* what) {
+    if (rc.endpoint() == nullptr)
+        return make_error(what, ": a watched connection (rxinto does not own its addresses)");
+    if (st.c == nullptr) return make_error(what, ": the connection is gone");
+    return {};
+}
+}  // namespace
+
+Result<std::size_t> receiver_core::send(conn_state& st, std::span<const std::byte> data) {
+    if (auto ok = endpoint_conn(*this, st, "send"); !ok) return std::move(ok).error();
+    if (data.empty()) return std::size_t{0};
+    switch (ep_->send(*st.c, data)) {
+    case rxinto::endpoint::send_status::ok: return data.size();
+    case rxinto::endpoint::send_status::too_large:
+    case rxinto::endpoint::send_status::no_buffers: return std::size_t{0};
+    case rxinto::endpoint::send_status::closed: break;
+    }
+    return make_error("send: the connection is closed for sending (", rxinto::endpoint::to_string(ep_->state(*st.c)),
+                      ")");
+}
+
+std::uint32_t receiver_core::send_room(const conn_state& st) const noexcept {
+    return ep_ && st.c != nullptr ? ep_->send_room(*st.c) : 0;
+}
+
+Status receiver_core::shutdown(conn_state& st, bool reset) {
+    if (auto ok = endpoint_conn(*this, st, reset ? "abort" : "close"); !ok) return std::move(ok).error();
+    if (reset)
+        ep_->abort(*st.c);  // on_release may run now: st.c is null after it
+    else
+        ep_->close(*st.c);
+    return {};
+}
+
+const char* receiver_core::state(const conn_state& st) const noexcept {
+    return ep_ && st.c != nullptr ? rxinto::endpoint::to_string(ep_->state(*st.c)) : "";
 }
 
 std::uint64_t receiver_core::now_ns(rte_mbuf* first, const port_state& p) const noexcept {
     if (p.pcap_timestamps && ts_offset_ >= 0 && (first->ol_flags & ts_flag_) != 0) {
         return *RTE_MBUF_DYNFIELD(first, ts_offset_, const rte_mbuf_timestamp_t*);  // ns
     }
-    return rte_rdtsc() / std::max<std::uint64_t>(1, hz_ / 1'000'000ULL) * 1000ULL;
+    return live_now_ns();
 }
 
 bool receiver_core::replay_complete() noexcept {
@@ -525,6 +607,11 @@ void receiver_core::finish_input() noexcept {
         r_->finish();  // every stream ends (eof), every connection is released (spilled)
         r_->flush();
     }
+    if (ep_) {
+        const std::uint64_t now = live_now_ns();
+        ep_->finish(now);  // every open connection is reset (the peer hears of it) and released (spilled)
+        ep_->flush(now);
+    }
 }
 
 receiver_core::run_status receiver_core::run(std::uint64_t deadline_tsc, std::uint64_t slice_end_tsc) noexcept {
@@ -535,6 +622,9 @@ receiver_core::run_status receiver_core::run(std::uint64_t deadline_tsc, std::ui
     const double duration = settings_.run.duration_s;
     for (;;) {
         std::uint64_t got = 0;
+        // The endpoint: ACKs and timers of the last burst, window updates for
+        // what the application read since, what it queued to send.
+        if (ep_) ep_->flush(live_now_ns());
         for (port_state& p : ports_) {
             for (std::uint16_t q = 0; q < p.queues; ++q) {
                 const std::uint16_t n = rte_eth_rx_burst(p.port_id, q, burst_buf_.data(), burst_);
@@ -544,7 +634,10 @@ receiver_core::run_status receiver_core::run(std::uint64_t deadline_tsc, std::ui
                 for (std::uint16_t i = 0; i < n; ++i) bytes_ += rte_pktmbuf_pkt_len(burst_buf_[i]);
                 const std::uint64_t now = now_ns(burst_buf_[0], p);
                 last_now_ns_ = std::max(last_now_ns_, now);
-                r_->process_burst(burst_buf_.data(), n, p.link, now);  // takes the mbufs
+                if (ep_)
+                    ep_->process_burst(burst_buf_.data(), n, now);  // takes the mbufs
+                else
+                    r_->process_burst(burst_buf_.data(), n, p.link, now);  // takes the mbufs
             }
         }
         packets_ += got;
@@ -561,7 +654,7 @@ receiver_core::run_status receiver_core::run(std::uint64_t deadline_tsc, std::ui
                 last_now_ns_ = std::max<std::uint64_t>(last_now_ns_, tsc / std::max<std::uint64_t>(1, hz_ / 1'000'000ULL) * 1000ULL);
             }
         }
-        if (!input_done_ && last_now_ns_ >= last_expire_ns_ + expire_every_ns) {
+        if (r_ && !input_done_ && last_now_ns_ >= last_expire_ns_ + expire_every_ns) {
             last_expire_ns_ = last_now_ns_;
             r_->expire(last_now_ns_);
         }
@@ -581,6 +674,12 @@ std::uint64_t receiver_core::close() noexcept {
     closing_ = true;
     input_done_ = true;
     r_.reset();  // finish(): every connection released, every mbuf it held freed
+    if (ep_) {
+        const std::uint64_t now = live_now_ns();
+        ep_->finish(now);  // the peers get a RST
+        ep_->flush(now);
+        ep_.reset();
+    }
     for (auto& st : live_) {
         st->c = nullptr;
         st->live_index = SIZE_MAX;

@@ -41,6 +41,7 @@
 #include "rxinto/base/result.hpp"
 #include "rxinto/capture/replay.hpp"
 #include "rxinto/config/settings.hpp"
+#include "rxinto/endpoint/endpoint.hpp"
 #include "rxinto/port/ports.hpp"
 #include "rxinto/tcp/reassembler.hpp"
 
@@ -264,6 +265,23 @@ public:
 
     [[nodiscard]] receiver_stats stats() const noexcept;
     [[nodiscard]] const tcp::reassembler* reassembler() const noexcept { return r_.get(); }
+
+    // ---- the endpoint (when the settings give addresses: rxinto owns them and
+    // terminates the connections to its listening ports instead of watching) --
+    [[nodiscard]] rxinto::endpoint::endpoint* endpoint() const noexcept { return ep_.get(); }
+    /// Accepts connections on `port` (an Error without addresses).
+    Status listen(std::uint16_t port);
+    /// Queues data on st's connection; sent at the next poll. bytes queued:
+    /// all of data, or 0 when it does not fit now (the peer's window, the
+    /// initial congestion window, the send queue); an Error when the
+    /// connection is not the endpoint's, is gone, or closed for sending.
+    Result<std::size_t> send(conn_state& st, std::span<const std::byte> data);
+    /// Bytes send() would take now (0 when it cannot send).
+    [[nodiscard]] std::uint32_t send_room(const conn_state& st) const noexcept;
+    /// FIN after what was queued (receiving goes on) / RST now.
+    Status shutdown(conn_state& st, bool reset);
+    /// The endpoint's TCP state of st's connection ("" when not an endpoint's, or gone).
+    [[nodiscard]] const char* state(const conn_state& st) const noexcept;
     [[nodiscard]] const std::vector<std::string>& notes() const noexcept { return notes_; }
     [[nodiscard]] std::shared_ptr<pool_keeper> keeper() const noexcept { return keeper_; }
     [[nodiscard]] std::uint64_t in_use_at_close() const noexcept { return in_use_at_close_; }
@@ -287,11 +305,13 @@ private:
     void finish_input() noexcept;
     bool replay_complete() noexcept;
     std::uint64_t now_ns(rte_mbuf* first, const port_state& p) const noexcept;
+    std::uint64_t live_now_ns() const noexcept;
     std::shared_ptr<conn_state> shared(conn_state* st) const noexcept;
 
     config::Settings settings_;
     std::shared_ptr<pool_keeper> keeper_;
-    std::unique_ptr<tcp::reassembler> r_;
+    std::unique_ptr<tcp::reassembler> r_;        ///< watching (no [endpoint] addresses)
+    std::unique_ptr<rxinto::endpoint::endpoint> ep_;  ///< terminating (addresses given)
     std::vector<port_state> ports_;
     std::vector<rte_mbuf*> burst_buf_;
     std::uint16_t burst_ = 32;

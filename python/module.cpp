@@ -11,11 +11,11 @@
 // Python objects, takes the GIL off around polling and large copies, and
 // turns every failure into rxinto.Error with the library's message.
 //
-// Endpoint (lib/rxinto/endpoint, another engineer's work in progress): when
-// rxinto owns addresses, Receiver.listen(port) and Connection.send(data) join
-// here, on the same Connection/Stream objects (the streams are the same
-// reassembled streams; only the connection's owner changes). They are not
-// defined until that library exists: no stand-ins.
+// The endpoint: a Receiver given addresses (address='10.0.0.2/24') owns them
+// on its live ports and terminates the TCP connections to the ports it
+// listen()s on; those connections are the same Connection/Stream objects
+// (received with recv_into, peek, ...), plus send(), send_room, close(),
+// abort() and state.
 #include <Python.h>
 #include <pybind11/eval.h>
 #include <pybind11/pybind11.h>
@@ -129,6 +129,29 @@ conn_state& usable(const std::shared_ptr<conn_state>& st) {
 struct PyConnection {
     std::shared_ptr<conn_state> st;
 };
+
+/// The receiver of a usable connection, for the endpoint's calls.
+receiver_core& owner_of(const std::shared_ptr<conn_state>& st) {
+    conn_state& s = usable(st);
+    return *s.owner;
+}
+
+/// Connection.send(data): data is any bytes-like object (read through the
+/// buffer protocol, copied into the endpoint's mbufs at once, GIL held).
+std::size_t conn_send(PyConnection& c, const py::object& data) {
+    receiver_core& rc = owner_of(c.st);
+    Py_buffer view;
+    // PyBUF_SIMPLE: contiguous bytes (a str or a strided view is a TypeError / BufferError).
+    if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+    struct release {
+        Py_buffer* v;
+        ~release() { PyBuffer_Release(v); }
+    } released{&view};
+    auto r = rc.send(*c.st, std::span<const std::byte>(static_cast<const std::byte*>(view.buf),
+                                                       static_cast<std::size_t>(view.len)));
+    if (!r) raise_error(r.error().message);
+    return r.value();
+}
 
 struct PyStream {
     std::shared_ptr<conn_state> st;
@@ -612,6 +635,12 @@ public:
         drop_generated();
     }
 
+    void listen(int port) {
+        if (port < 1 || port > 65535) raise(PyExc_ValueError, "listen: port must be 1..65535");
+        auto st = core().listen(static_cast<std::uint16_t>(port));
+        if (!st) raise_error(st.error().message);
+    }
+
     [[nodiscard]] bool done() const { return !core_ || core_->closed() || core_->done(); }
     [[nodiscard]] bool closed() const { return !core_ || core_->closed(); }
 
@@ -637,6 +666,20 @@ public:
             for (std::size_t i = 0; i < tcp::outcome_counters::size; ++i)
                 o[tcp::to_string(static_cast<tcp::packet_outcome>(i))] = r.outcomes().get(i);
             d["outcomes"] = o;
+        }
+        if (open && core_->endpoint() != nullptr) {
+            const rxinto::endpoint::endpoint& ep = *core_->endpoint();
+            d["connections_open"] = ep.connections();
+            d["segments_in_use"] = ep.segments_in_use();
+            py::dict e;
+            for (std::size_t i = 0; i < rxinto::endpoint::endpoint_counters::size; ++i)
+                e[rxinto::endpoint::to_string(static_cast<rxinto::endpoint::endpoint_counter>(i))] =
+                    ep.counters().get(i);
+            d["endpoint"] = e;
+            py::dict t;
+            for (std::size_t i = 0; i < tcp::tcp_counters::size; ++i)
+                t[tcp::to_string(static_cast<tcp::tcp_counter>(i))] = ep.stream_counters().get(i);
+            d["tcp"] = t;
         }
         return d;
     }
@@ -814,6 +857,30 @@ Key.__doc__ = ("A connection's identity, the same for both directions: the two a
         .def_property_readonly("released", [](PyConnection& c) { return !usable(c.st).alive(); })
         .def_property_readonly("closed", [](PyConnection& c) { return usable(c.st).closed_queued; })
         .def_property_readonly("stale", [](PyConnection& c) { return c.st->retired != retire_why::none; })
+        // The endpoint's connections (Receiver(address=...), listen()):
+        .def("send", &conn_send, py::arg("data"),
+             "Endpoint connections: queues data (any bytes-like object) to send at the next poll(). Returns "
+             "len(data), or 0 when it does not fit now (the peer's window, the initial congestion window, the "
+             "send queue: send_room); all or nothing. rxinto.Error when the connection is not the endpoint's, is "
+             "gone, or closed for sending.")
+        .def_property_readonly("send_room", [](PyConnection& c) { return owner_of(c.st).send_room(*c.st); },
+                               "Bytes send() would take now (0 for a watched connection).")
+        .def_property_readonly("state", [](PyConnection& c) { return std::string(owner_of(c.st).state(*c.st)); },
+                               "The endpoint's TCP state, as RFC 9293 names it ('ESTABLISHED', 'CLOSE-WAIT', "
+                               "...); '' for a watched connection or one the endpoint released.")
+        .def("close",
+             [](PyConnection& c) {
+                 auto st = owner_of(c.st).shutdown(*c.st, false);
+                 if (!st) raise_error(st.error().message);
+             },
+             "Endpoint connections: a FIN after what was queued (half-close, as socket.shutdown(SHUT_WR)); "
+             "receiving goes on until the peer closes.")
+        .def("abort",
+             [](PyConnection& c) {
+                 auto st = owner_of(c.st).shutdown(*c.st, true);
+                 if (!st) raise_error(st.error().message);
+             },
+             "Endpoint connections: a RST now; both directions end (rst).")
         .def("__repr__", [](PyConnection& c) {
             const conn_state& st = *c.st;
             std::string s = "<rxinto.Connection " + std::to_string(st.id) + " " + st.addr[0] + ":" +
@@ -936,6 +1003,9 @@ Key.__doc__ = ("A connection's identity, the same for both directions: the two a
              "Runs the pipeline (GIL released) until there are events, the timeout passes (None: no timeout) or the "
              "input is over; returns the events (each connection and kind at most once).")
         .def("connections", &PyReceiver::connections, "Every connection not yet gone, by id.")
+        .def("listen", &PyReceiver::listen, py::arg("port"),
+             "Accepts TCP connections on port of the Receiver's own addresses (Receiver(vdev=..., "
+             "address='10.0.0.2/24')): each arrives as an 'opened' event whose connection can send().")
         .def("close", &PyReceiver::close,
              "Releases every connection and packet buffer, the ports and the pool (the EAL stays: once per process).")
         .def_property_readonly("done", &PyReceiver::done,

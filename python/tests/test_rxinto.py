@@ -333,6 +333,27 @@ class Bounds(Checked):
             rxinto.Receiver(pcap=os.path.join(TMP, "missing.pcap"))
         with self.assertRaises(rxinto.Error):
             rxinto.Receiver(pcap=self.pcap, streams_dir=TMP)  # the appliance's job, said so
+        # The endpoint answers its peers: it needs a live port, and a watching
+        # Receiver neither listens nor sends (python/tests/test_endpoint.py has the live case).
+        with self.assertRaises(rxinto.Error) as e:
+            rxinto.Receiver(pcap=self.pcap, address="10.0.0.2/24")
+        self.assertIn("live port", str(e.exception))
+        with rxinto.Receiver(pcap=self.pcap) as rx:
+            with self.assertRaises(rxinto.Error) as e:
+                rx.listen(80)
+            self.assertIn("address=", str(e.exception))
+            conn = None
+            while conn is None and not rx.done:
+                for ev in rx.poll(timeout=1):
+                    conn = conn or ev.conn
+            self.assertIsNotNone(conn)
+            with self.assertRaises(rxinto.Error) as e:
+                conn.send(b"x")
+            self.assertIn("watched connection", str(e.exception))
+            self.assertEqual(conn.send_room, 0)
+            self.assertEqual(conn.state, "")
+            with self.assertRaises(rxinto.Error):
+                conn.close()
         self.assertIn("max_flows", rxinto.settings())
         self.assertIn("stream_max_bytes", rxinto.settings())
         # The command line's options, the INI keys, flags, and a config file.

@@ -362,24 +362,9 @@ Result<std::unique_ptr<fleet::exporter>> make_exporter(const config::Settings& s
 /// feeds[i]: worker i's stream output (null: none), taken by its StreamsApp.
 Status make_endpoint_sinks(Run& r, const config::Settings& s, const RunOptions& opt, const port::Ports& ports,
                            std::vector<std::unique_ptr<stream_feed>>& feeds) {
-    endpoint::endpoint_config base;
-    for (const std::string& a : s.endpoint.addresses) {
-        auto ip = endpoint::parse_address(a);
-        if (!ip) return make_error("[endpoint] address: ", ip.error().message);
-        base.addresses.push_back(ip.value());
-    }
-    base.listen_ports = s.endpoint.listen;
-    base.reset_unknown = s.endpoint.reset_unknown;
-    base.max_connections = s.endpoint.max_connections;
-    base.syn_queue = s.endpoint.syn_queue;
-    base.syn_cookies = s.endpoint.syn_cookies;
-    base.time_wait_max = s.endpoint.time_wait_max;
-    base.time_wait_ns = static_cast<std::uint64_t>(s.endpoint.time_wait_s * 1e9);
-    base.receive_buffer = s.endpoint.receive_buffer;
-    base.max_segments = s.endpoint.max_segments;
-    base.mtu = s.endpoint.mtu;
-    base.tx_mbufs = s.endpoint.tx_mbufs;
-    base.verify_checksums = s.tcp.checksum != "ignore";
+    auto made = endpoint_config_of(s);
+    if (!made) return std::move(made).error();
+    const endpoint::endpoint_config base = std::move(made.value());
     for (std::size_t i = 0; i < r.workers.size(); ++i) {
         Worker& w = *r.workers[i];
         endpoint::endpoint_config cfg = base;

@@ -37,4 +37,26 @@ tcp::tcp_config tcp_config_of(const config::TcpSettings& t, bool replay) {
     return c;
 }
 
+Result<endpoint::endpoint_config> endpoint_config_of(const config::Settings& s) {
+    endpoint::endpoint_config c;
+    for (const std::string& a : s.endpoint.addresses) {
+        auto ip = endpoint::parse_address(a);
+        if (!ip) return make_error("[endpoint] address: ", ip.error().message);
+        c.addresses.push_back(ip.value());
+    }
+    c.listen_ports = s.endpoint.listen;
+    c.reset_unknown = s.endpoint.reset_unknown;
+    c.max_connections = s.endpoint.max_connections;
+    c.syn_queue = s.endpoint.syn_queue;
+    c.syn_cookies = s.endpoint.syn_cookies;
+    c.time_wait_max = s.endpoint.time_wait_max;
+    c.time_wait_ns = static_cast<std::uint64_t>(s.endpoint.time_wait_s * 1e9);
+    c.receive_buffer = s.endpoint.receive_buffer;
+    c.max_segments = s.endpoint.max_segments;
+    c.mtu = s.endpoint.mtu;
+    c.tx_mbufs = s.endpoint.tx_mbufs;
+    c.verify_checksums = s.tcp.checksum != "ignore";
+    return c;
+}
+
 }  // namespace rxinto::capture

@@ -550,6 +550,9 @@ endpoint::~endpoint() {
 }
 
 void endpoint::set_listener(tcp::listener* l) noexcept { p_->lsn = l; }
+void endpoint::listen(std::uint16_t port) {
+    if (!p_->listening(port)) p_->cfg.listen_ports.push_back(port);
+}
 std::span<const tcp::event> endpoint::events() const noexcept { return {p_->events, p_->nevents}; }
 const endpoint_counters& endpoint::counters() const noexcept { return p_->counters; }
 const tcp::tcp_counters& endpoint::stream_counters() const noexcept { return p_->stream_counters; }

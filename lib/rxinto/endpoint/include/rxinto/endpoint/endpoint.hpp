@@ -195,6 +195,9 @@ public:
     endpoint& operator=(const endpoint&) = delete;
 
     void set_listener(tcp::listener* l) noexcept;
+    /// Accepts connections on `port` from now on (control path, between
+    /// bursts: it may allocate once; the per-packet path does not).
+    void listen(std::uint16_t port);
 
     /// Takes every mbuf. now_ns: a monotonic clock (the TSC, in ns).
     void process_burst(rte_mbuf** pkts, std::uint16_t n, std::uint64_t now_ns) noexcept;
