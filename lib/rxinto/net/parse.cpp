@@ -539,6 +539,11 @@ std::uint16_t ones_complement_sum(const std::uint8_t* data, std::uint32_t len,
     // 32-bit lane; a lane takes 2 * 16384 words of at most 0xFFFF before it
     // is emptied into `native`, far below 2^32. About twice the speed of the
     // scalar loop below on a 1448-byte segment (110 against 200 cycles, hot).
+    // A segment's payload is usually cold (written by the NIC's DMA, read
+    // first here): request every line of it up front so the misses overlap
+    // instead of arriving one after another as the loop walks the bytes.
+    for (std::uint32_t p = 0; p < len && p < 4096; p += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(data + p), _MM_HINT_T0);
     const __m128i zero = _mm_setzero_si128();
     while (len - i >= 32) {
         __m128i lo = zero, hi = zero;

@@ -297,10 +297,26 @@ void reassembler::process_burst(rte_mbuf** pkts, std::uint16_t n, const port_lin
             rte_prefetch0(rte_pktmbuf_mtod(chunk[i], char*));
             rte_prefetch0(rte_pktmbuf_mtod(chunk[i], char*) + RTE_CACHE_LINE_SIZE);
         }
+        // The payload is read here (checksums) or by recv_into, from memory a
+        // NIC's DMA (or the generator) wrote: the next frame's lines are
+        // requested while this one is parsed and summed, so its misses overlap.
+        // All of it when it is summed here; without checksums only a small
+        // frame's (up to 256 bytes): more prefetches in flight than the core
+        // has line-fill buffers stall this loop, and a large payload streams
+        // well enough through recv_into's copy (bench_tcp: 128-byte segments
+        // ~12% fewer cycles, 1448-byte ones unchanged; with checksums ~15%).
+        const std::uint32_t ahead =
+            p.cfg.checksum != checksum_mode::ignore && !p.checksum_off && link.verify_checksums ? 2048 : 256;
         for (std::uint16_t i = 0; i < k; ++i) {
             if (i + 2 < k) {
                 rte_prefetch0(rte_pktmbuf_mtod(chunk[i + 2], char*));
                 rte_prefetch0(rte_pktmbuf_mtod(chunk[i + 2], char*) + RTE_CACHE_LINE_SIZE);
+            }
+            if (i + 1 < k) {
+                const char* f = rte_pktmbuf_mtod(chunk[i + 1], const char*);
+                const std::uint32_t len = std::min<std::uint32_t>(rte_pktmbuf_data_len(chunk[i + 1]), ahead);
+                for (std::uint32_t off = 2 * RTE_CACHE_LINE_SIZE; off < len; off += RTE_CACHE_LINE_SIZE)
+                    rte_prefetch0(f + off);
             }
             p.take_frame(chunk[i], link, 0);
         }
