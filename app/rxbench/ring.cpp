@@ -503,6 +503,23 @@ int af_child_main(int argc, char** argv) {
                 c.ep ? c.ep->counters().get(rxinto::endpoint::endpoint_counter::closed_port)
                      : c.r->counters().get(rxinto::tcp::tcp_counter::no_handshake);
             if (c.r) c.r->finish();
+            if (c.ep && (c.c2s < c.target ||
+                         c.ep->counters().get(rxinto::endpoint::endpoint_counter::connections_opened) == 0)) {
+                // A case that ended short: what the endpoint did and what the
+                // port still holds, for the row's diagnosis (e.g. frames the PMD
+                // accepted for transmission that never left: its mbufs stay out).
+                using ec = rxinto::endpoint::endpoint_counter;
+                const auto& k = c.ep->counters();
+                const auto v = [&](ec e) { return static_cast<unsigned long long>(k.get(e)); };
+                std::fprintf(stderr,
+                             "rxbench --af-child: case ended short (%llu of %llu B sent): endpoint SYNs %llu, opened %llu, "
+                             "SYN-ACK retransmits %llu, frames sent %llu (tx dropped %llu), segments dropped for "
+                             "room %llu, held %zu; port pool %u mbufs in use\n",
+                             static_cast<unsigned long long>(c.c2s), static_cast<unsigned long long>(c.target),
+                             v(ec::syn_received), v(ec::connections_opened), v(ec::synack_retransmits),
+                             v(ec::tx_packets), v(ec::tx_dropped), v(ec::data_dropped_no_room),
+                             c.ep->segments_in_use(), rte_mempool_in_use_count(pool));
+            }
             if (c.ep) c.ep->finish(fin / tsc_per_us * 1000ULL);
             const std::uint64_t last = c.last_tsc > c.go_tsc ? c.last_tsc : c.go_tsc;
             const double span = static_cast<double>(fin - c.go_tsc);
