@@ -51,6 +51,8 @@
 #include <rte_pcapng.h>
 #include <rte_version.h>
 
+#include "rxinto/base/write_all.hpp"
+
 namespace rxinto::capture {
 
 namespace {
@@ -435,33 +437,8 @@ void pcapng_writer::flush_batch(port_state& ps, unsigned npkt, int niov, std::ui
                                 std::uint64_t orig) noexcept {
     if (npkt == 0) return;
     const std::uint64_t good = file_bytes_;
-    std::uint64_t done = 0;
     int err = 0;
-    iovec* iov = iov_.data();
-    int n = niov;
-    while (n > 0) {
-        const ssize_t r = ::writev(handle_fd_, iov, n);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            err = errno;
-            break;
-        }
-        if (r == 0) {
-            err = ENOSPC;
-            break;
-        }
-        done += static_cast<std::uint64_t>(r);
-        auto left = static_cast<std::size_t>(r);
-        while (n > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            ++iov;
-            --n;
-        }
-        if (n > 0) {
-            iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-            iov->iov_len -= left;
-        }
-    }
+    const std::uint64_t done = writev_all(handle_fd_, iov_.data(), niov, err);
     if (done != bytes) {
         // A full or failing disk: cut the file back to its last complete
         // block, so that it stays valid; the batch is lost (counted).

@@ -16,6 +16,7 @@
 
 #include <rte_mbuf.h>
 
+#include "rxinto/base/write_all.hpp"
 #include "rxinto/stats/json.hpp"
 #include "rxinto/tcp/stream.hpp"
 #include "stream_msg.hpp"
@@ -51,35 +52,6 @@ void add_range(std::vector<std::pair<std::uint64_t, std::uint64_t>>& v, std::uin
     if (len == 0) return;
     if (!v.empty() && v.back().first + v.back().second == off) v.back().second += len;
     else v.emplace_back(off, len);
-}
-
-/// Writes every iovec (retrying partial writes and EINTR); returns the bytes written.
-std::uint64_t write_all(int fd, iovec* iov, int n, int& err) noexcept {
-    std::uint64_t done = 0;
-    while (n > 0) {
-        const ssize_t r = ::writev(fd, iov, n);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            err = errno;
-            return done;
-        }
-        if (r == 0) {
-            err = ENOSPC;
-            return done;
-        }
-        done += static_cast<std::uint64_t>(r);
-        auto left = static_cast<std::size_t>(r);
-        while (n > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            ++iov;
-            --n;
-        }
-        if (n > 0) {
-            iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-            iov->iov_len -= left;
-        }
-    }
-    return done;
 }
 
 }  // namespace
@@ -245,7 +217,7 @@ void stream_store::on_data(conn_out& c, const stream_msg& m) noexcept {
         std::uint64_t queued = 0;
         const auto flush = [&] {
             if (!failed && n != 0) {
-                const std::uint64_t w = write_all(fd, iov, n, err);
+                const std::uint64_t w = writev_all(fd, iov, n, err);
                 written += w;
                 failed = w != queued;
             }
