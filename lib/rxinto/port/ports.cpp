@@ -300,15 +300,16 @@ Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned 
         } else if (tx == TxQueues::idle && !pi.replay && info.max_tx_queues >= 1) {
             pi.tx_queues = 1;
         }
-        int configured = rte_eth_dev_configure(pi.port_id, pi.rx_queues, pi.tx_queues, &conf);
-        if (configured != 0 && tx == TxQueues::idle && pi.tx_queues != 0) {
-            // The idle queue is a convenience: a device that will not take it
-            // is configured receive-only, as before.
-            out.notes_.push_back(label + ": no idle tx queue (" + errstr(configured) +
+        // The idle queue is a convenience: a device that will not take it is
+        // configured receive-only, as before, and the notes say so.
+        const auto without_idle_tx = [&](int why) {
+            out.notes_.push_back(label + ": no idle tx queue (" + errstr(why) +
                                  "): dpdk-dumpcap cannot tap this port, dpdk-pdump can");
             pi.tx_queues = 0;
-            configured = rte_eth_dev_configure(pi.port_id, pi.rx_queues, 0, &conf);
-        }
+            return rte_eth_dev_configure(pi.port_id, pi.rx_queues, 0, &conf);
+        };
+        int configured = rte_eth_dev_configure(pi.port_id, pi.rx_queues, pi.tx_queues, &conf);
+        if (configured != 0 && tx == TxQueues::idle && pi.tx_queues != 0) configured = without_idle_tx(configured);
         if (configured != 0)
             return make_error(label, ": configure with ", std::to_string(pi.rx_queues),
                               " rx queues: ", errstr(configured));
@@ -324,10 +325,7 @@ Result<Ports> Ports::open(const config::Settings& s, unsigned workers, unsigned 
             if (rc == 0) continue;
             if (tx == TxQueues::per_rx)
                 return make_error(label, ": tx queue ", std::to_string(q), ": ", errstr(rc));
-            out.notes_.push_back(label + ": no idle tx queue (" + errstr(rc) +
-                                 "): dpdk-dumpcap cannot tap this port, dpdk-pdump can");
-            pi.tx_queues = 0;
-            if (int rc2 = rte_eth_dev_configure(pi.port_id, pi.rx_queues, 0, &conf); rc2 != 0)
+            if (int rc2 = without_idle_tx(rc); rc2 != 0)
                 return make_error(label, ": configure with ", std::to_string(pi.rx_queues),
                                   " rx queues: ", errstr(rc2));
         }
